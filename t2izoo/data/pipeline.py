@@ -1,0 +1,206 @@
+"""tf.data pipeline: one batch per training step, deterministic in (seed, step).
+
+Each batch is assembled in NumPy from the in-memory/memory-mapped split by a pure function of
+the step number, so the stream is reproducible, can start at any step (exact resume), and
+parallel `map` calls cannot reorder it. Under a `tf.distribute` strategy the global batch is
+split over replicas by `strategy.experimental_distribute_dataset` (Keras `fit` does this).
+
+A batch is a dict:
+    image_<s>       float32 [B, s, s, 3] in [-1, 1], one entry per requested scale s
+    tokens          int32 [B, max_words] word ids (0 = padding), lengths int32 [B]
+    wrong_tokens    ... of a caption of another image, from another class where classes exist
+    wrong_lengths
+    chars, wrong_chars   int32 [B, 201] character codes (when `with_chars`)
+    embedding, wrong_embedding  float32 [B, D] mean of `num_embeddings` random precomputed caption
+                    embeddings of the image (when `caption_embeddings` is given; GAN-INT-CLS
+                    averages 4, StackGAN samples 4)
+    class_ids, wrong_class_ids  int32 [B]
+    index           int32 [B] image index in the split
+    attributes      int32 [B, objects, 5] (datasets with ground truth, i.e. `shapes`)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from t2izoo.data import text as text_lib
+from t2izoo.data.base import CaptionedImageSet
+from t2izoo.errors import DataError
+
+_MISMATCH_TRIES = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineOptions:
+    """What each batch contains.
+
+    Args:
+        image_sizes: scales to produce, e.g. (64,) or (64, 128, 256).
+        batch_size: global batch size.
+        max_words: words per caption; longer training captions are randomly subsampled with
+            their order kept (AttnGAN), evaluation captions keep their first words.
+        with_chars: add character codes for char-CNN-RNN.
+        num_embeddings: precomputed caption embeddings averaged per sample.
+        training: random captions, augmentation and reshuffling each epoch; otherwise a
+            single ordered pass with each image's first caption.
+        seed: seed of every random choice.
+    """
+
+    image_sizes: tuple = (64,)
+    batch_size: int = 64
+    max_words: int = 18
+    with_chars: bool = False
+    num_embeddings: int = 4
+    training: bool = True
+    seed: int = 0
+
+
+class EncodedCaptions:
+    """All captions of a split tokenized once: ids [N, C, L], lengths [N, C], counts [N]."""
+
+    def __init__(self, image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, with_chars: bool):
+        n = len(image_set)
+        self.counts = np.array([len(c) for c in image_set.captions], np.int32)
+        token_lists = [[vocab.tokenize(c) for c in caps] for caps in image_set.captions]
+        longest = max((len(t) for caps in token_lists for t in caps), default=1)
+        self.ids = np.zeros((n, self.counts.max(), max(longest, 1)), np.int32)
+        self.lengths = np.zeros((n, self.counts.max()), np.int32)
+        for i, caps in enumerate(token_lists):
+            for j, toks in enumerate(caps):
+                self.ids[i, j, : len(toks)] = toks
+                self.lengths[i, j] = len(toks)
+        self.chars = None
+        if with_chars:
+            self.chars = np.zeros((n, self.counts.max(), text_lib.CHAR_LENGTH), np.uint8)
+            for i, caps in enumerate(image_set.captions):
+                for j, c in enumerate(caps):
+                    self.chars[i, j] = text_lib.encode_chars(c)
+
+
+class BatchAssembler:
+    """Builds batch `step` as a dict of NumPy arrays; a pure function of (options, step)."""
+
+    def __init__(self, image_set: CaptionedImageSet, vocab: text_lib.Vocabulary,
+                 options: PipelineOptions, caption_embeddings=None):
+        image_set.check()
+        self.image_set = image_set
+        self.options = options
+        self.n = len(image_set)
+        if options.training and self.n < 2:
+            raise DataError(f"{image_set.describe()}: training needs at least 2 images (for mismatched captions)")
+        self.encoded = EncodedCaptions(image_set, vocab, options.with_chars)
+        self.class_ids = np.asarray(image_set.class_ids, np.int32)
+        self.embeddings = None
+        if caption_embeddings is not None:
+            caption_embeddings = np.asarray(caption_embeddings, np.float32)
+            if caption_embeddings.shape[:2] != self.encoded.ids.shape[:2] or caption_embeddings.ndim != 3:
+                raise DataError(f"caption embeddings of shape {caption_embeddings.shape} do not match "
+                                f"{self.n} images x {self.encoded.ids.shape[1]} captions")
+            self.embeddings = caption_embeddings
+
+    def num_steps_per_epoch(self) -> int:
+        b = self.options.batch_size
+        return self.n // b if self.options.training else -(-self.n // b)
+
+    @functools.lru_cache(maxsize=4)
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.options.seed, 7919, epoch]).permutation(self.n)
+
+    def _indices(self, step: int) -> np.ndarray:
+        b = self.options.batch_size
+        if not self.options.training:
+            return np.arange(step * b, min((step + 1) * b, self.n))
+        positions = step * b + np.arange(b)
+        per_epoch = self.num_steps_per_epoch() * b  # drop the remainder of each epoch
+        epochs, offsets = positions // per_epoch, positions % per_epoch
+        return np.array([self._permutation(int(e))[o] for e, o in zip(epochs, offsets)])
+
+    def _mismatch(self, indices: np.ndarray, rng) -> np.ndarray:
+        """Another image for each index, from another class when one is found."""
+        candidates = (indices[:, None] + 1 + rng.integers(0, self.n - 1, (len(indices), _MISMATCH_TRIES))) % self.n
+        other_class = self.class_ids[candidates] != self.class_ids[indices][:, None]
+        first = np.where(other_class.any(1), other_class.argmax(1), 0)
+        return candidates[np.arange(len(indices)), first]
+
+    def _captions(self, indices, caption_idx, rng, prefix: str, out: dict):
+        o = self.options
+        tokens = np.zeros((len(indices), o.max_words), np.int32)
+        lengths = np.zeros(len(indices), np.int32)
+        for k, (i, j) in enumerate(zip(indices, caption_idx)):
+            ids, length = self.encoded.ids[i, j], self.encoded.lengths[i, j]
+            if rng is not None:
+                tokens[k], lengths[k] = text_lib.subsample_words(ids, length, o.max_words, rng)
+            else:
+                keep = min(length, o.max_words)
+                tokens[k, :keep], lengths[k] = ids[:keep], keep
+        out[prefix + "tokens"], out[prefix + "lengths"] = tokens, lengths
+        if o.with_chars:
+            out[prefix + "chars"] = self.encoded.chars[indices, caption_idx].astype(np.int32)
+        if self.embeddings is not None:
+            if rng is None:
+                out[prefix + "embedding"] = self.embeddings[indices, caption_idx]
+            else:  # mean of num_embeddings random captions of the image (numCaption in icml2016)
+                counts = self.encoded.counts[indices][:, None]
+                picks = rng.integers(0, 1 << 30, (len(indices), o.num_embeddings)) % counts
+                out[prefix + "embedding"] = self.embeddings[indices[:, None], picks].mean(1)
+
+    def __call__(self, step: int) -> dict:
+        o = self.options
+        rng = np.random.default_rng([o.seed, int(step)]) if o.training else None
+        indices = self._indices(int(step))
+        counts = self.encoded.counts[indices]
+        caption_idx = rng.integers(0, 1 << 30, len(indices)) % counts if rng is not None else np.zeros_like(indices)
+        out = {"index": indices.astype(np.int32), "class_ids": self.class_ids[indices]}
+        images = self.image_set.load_images(indices, o.image_sizes, rng)
+        for s in o.image_sizes:
+            out[f"image_{s}"] = images[s]
+        self._captions(indices, caption_idx, rng, "", out)
+        if o.training:
+            wrong = self._mismatch(indices, rng)
+            wrong_caption = rng.integers(0, 1 << 30, len(wrong)) % self.encoded.counts[wrong]
+            out["wrong_class_ids"] = self.class_ids[wrong]
+            self._captions(wrong, wrong_caption, rng, "wrong_", out)
+        if self.image_set.attributes is not None:
+            out["attributes"] = np.asarray(self.image_set.attributes[indices], np.int32)
+        return out
+
+
+def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, options: PipelineOptions,
+                 caption_embeddings=None, start_step: int = 0, num_steps=None):
+    """A tf.data.Dataset of batch dicts from step `start_step` on.
+
+    Training streams repeat forever unless `num_steps` is given; evaluation streams make one
+    ordered pass over the split.
+    """
+    import tensorflow as tf
+
+    assembler = BatchAssembler(image_set, vocab, options, caption_embeddings)
+    if not options.training:
+        num_steps = assembler.num_steps_per_epoch() if num_steps is None else num_steps
+    example = assembler(0)
+    keys = sorted(example)
+    dtypes = [tf.as_dtype(example[k].dtype) for k in keys]
+
+    def assemble(step):
+        batch = assembler(int(step))
+        return [batch[k] for k in keys]
+
+    def to_dict(step):
+        values = tf.numpy_function(assemble, [step], dtypes, stateful=False)
+        out = {}
+        for k, v in zip(keys, values):
+            shape = list(example[k].shape)
+            shape[0] = options.batch_size if options.training else None
+            v.set_shape(shape)
+            if k.startswith("image_"):
+                v = tf.cast(v, tf.float32) / 127.5 - 1.0
+            out[k] = v
+        return out
+
+    stop = start_step + num_steps if num_steps is not None else np.iinfo(np.int64).max
+    steps = tf.data.Dataset.range(start_step, stop)
+    ds = steps.map(to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

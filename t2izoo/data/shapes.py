@@ -1,0 +1,343 @@
+"""`shapes`: the built-in procedural text-to-image dataset.
+
+Scenes of one or two coloured shapes on a dark background, in the spirit of the CSS
+(colour, shape, size) benchmark. Every attribute that a caption mentions is stored with the
+image, so generated images can be judged against their captions (`t2izoo.metrics.shapes`).
+
+* 8 colours x 5 shapes x 3 sizes x 9 grid positions; two-object scenes add a relation word.
+* Ten captions per image from varied templates and synonyms: every caption names every
+  attribute of every object, so all ten describe the same picture in different words.
+* Geometry is sampled once per scene and rendered anti-aliased (4x supersampling) directly at
+  any resolution, so the 64/128/256 px views of a scene agree.
+* Splits `train` and `test` never use the held-out colour-shape pairs `NOVEL_PAIRS`; every scene
+  of `novel` contains at least one of them (compositional generalisation).
+* Deterministic: the same (seed, split, size) always gives the same scenes and captions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from t2izoo.data.base import CaptionedImageSet, cache_root, cached_array, config_hash
+
+COLORS = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "white")
+COLOR_RGB = {
+    "red": (220, 40, 40),
+    "orange": (245, 140, 25),
+    "yellow": (240, 225, 40),
+    "green": (40, 175, 60),
+    "cyan": (50, 215, 225),
+    "blue": (45, 85, 235),
+    "purple": (155, 60, 205),
+    "white": (240, 240, 240),
+}
+SHAPES = ("circle", "square", "triangle", "star", "hexagon")
+SIZES = ("small", "medium", "large")
+SIZE_RADIUS = (0.08, 0.12, 0.16)  # circumradius as a fraction of the image side
+# 3x3 grid, row-major: index = 3 * row + col.
+POSITIONS = (
+    "top left", "top", "top right",
+    "left", "center", "right",
+    "bottom left", "bottom", "bottom right",
+)
+SPLITS = ("train", "test", "novel")
+# Held-out colour-shape pairs: one per shape, never seen in train or test.
+NOVEL_PAIRS = frozenset(
+    (COLORS[(3 * s + 1) % len(COLORS)], SHAPES[s]) for s in range(len(SHAPES))
+)
+MAX_OBJECTS = 2
+# Attribute columns of `ShapesScenes.attributes[..., k]`.
+ATTR_PRESENT, ATTR_COLOR, ATTR_SHAPE, ATTR_SIZE, ATTR_POSITION = range(5)
+ATTRIBUTE_NAMES = ("color", "shape", "size", "position")
+
+_COLOR_WORDS = {
+    "red": ("red", "red", "crimson"),
+    "orange": ("orange",),
+    "yellow": ("yellow",),
+    "green": ("green",),
+    "cyan": ("cyan", "cyan", "turquoise"),
+    "blue": ("blue",),
+    "purple": ("purple", "purple", "violet"),
+    "white": ("white",),
+}
+_SHAPE_WORDS = {
+    "circle": ("circle", "circle", "disc"),
+    "square": ("square", "square", "box"),
+    "triangle": ("triangle",),
+    "star": ("star", "star", "five pointed star"),
+    "hexagon": ("hexagon", "hexagon", "six sided shape"),
+}
+_SIZE_WORDS = {
+    "small": ("small", "little", "tiny"),
+    "medium": ("medium", "medium sized", "mid sized"),
+    "large": ("large", "big", "huge"),
+}
+_POSITION_PHRASES = {
+    "top left": ("in the top left", "at the top left corner", "in the upper left"),
+    "top": ("at the top", "at the top center", "in the upper middle"),
+    "top right": ("in the top right", "at the top right corner", "in the upper right"),
+    "left": ("on the left", "at the left middle", "on the left side"),
+    "center": ("in the center", "in the middle", "at the center"),
+    "right": ("on the right", "at the right middle", "on the right side"),
+    "bottom left": ("in the bottom left", "at the bottom left corner", "in the lower left"),
+    "bottom": ("at the bottom", "at the bottom center", "in the lower middle"),
+    "bottom right": ("in the bottom right", "at the bottom right corner", "in the lower right"),
+}
+_ONE_OBJECT_TEMPLATES = (
+    "a {size} {color} {shape} {pos}",
+    "{pos} there is a {size} {color} {shape}",
+    "there is a {size} {shape} {pos} and it is {color}",
+    "this picture shows a {size} {color} {shape} {pos}",
+    "{pos} sits a {color} {shape} that is {size}",
+    "the image contains one {size} {shape} colored {color} {pos}",
+    "a {color} {shape} , {size} , {pos}",
+    "one {size} {color} {shape} placed {pos} of a dark background",
+)
+_TWO_OBJECT_TEMPLATES = (
+    "a {o1} {pos1} and a {o2} {pos2}",
+    "a {o1} {pos1} {rel} a {o2} {pos2}",
+    "{pos2} a {o2} and {pos1} a {o1}",
+    "there is a {o1} {pos1} {rel} a {o2}",
+    "a {o2} {pos2} with a {o1} {pos1}",
+    "two shapes : a {o1} {pos1} and a {o2} {pos2}",
+)
+_RELATIONS = {
+    "left": ("to the left of", "left of"),
+    "right": ("to the right of", "right of"),
+    "above": ("above",),
+    "below": ("below", "under"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapesConfig:
+    """How many scenes each split has and how they look.
+
+    Args:
+        num_train, num_test, num_novel: scenes per split.
+        captions_per_image: captions generated per scene (10 as in Reed's CUB/Flowers data).
+        two_object_fraction: probability that a scene holds two objects.
+        seed: base seed; each split derives its own stream from it.
+    """
+
+    num_train: int = 10000
+    num_test: int = 2000
+    num_novel: int = 1000
+    captions_per_image: int = 10
+    two_object_fraction: float = 0.3
+    seed: int = 0
+
+    def num_for(self, split: str) -> int:
+        return {"train": self.num_train, "test": self.num_test, "novel": self.num_novel}[split]
+
+
+def relation(cell_a: int, cell_b: int) -> str:
+    """Spatial relation of object a to object b from their grid cells."""
+    row_a, col_a = divmod(cell_a, 3)
+    row_b, col_b = divmod(cell_b, 3)
+    if col_a != col_b:
+        return "left" if col_a < col_b else "right"
+    return "above" if row_a < row_b else "below"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapesScenes:
+    """The sampled scenes of one split (geometry, attributes and captions; no pixels).
+
+    Attributes:
+        attributes: int32 [N, 2, 5]: (present, color, shape, size, position) per object.
+        geometry: float32 [N, 2, 4]: (center x, center y, radius, rotation degrees), fractions of
+            the image side.
+        background: uint8 [N]: background grey level.
+        captions: N lists of `captions_per_image` strings.
+        class_ids: int32 [N]: colour * 5 + shape of the first object.
+    """
+
+    split: str
+    attributes: np.ndarray
+    geometry: np.ndarray
+    background: np.ndarray
+    captions: list
+    class_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def render(self, index: int, size: int) -> np.ndarray:
+        return render_scene(self.attributes[index], self.geometry[index], int(self.background[index]), size)
+
+    def render_all(self, size: int, indices=None) -> np.ndarray:
+        indices = range(len(self)) if indices is None else indices
+        out = np.empty((len(indices), size, size, 3), np.uint8)
+        for k, i in enumerate(indices):
+            out[k] = self.render(i, size)
+        return out
+
+
+def _allowed_pairs(novel: bool):
+    pairs = [(c, s) for c in range(len(COLORS)) for s in range(len(SHAPES))]
+    is_novel = [(COLORS[c], SHAPES[s]) in NOVEL_PAIRS for c, s in pairs]
+    return [p for p, n in zip(pairs, is_novel) if n == novel]
+
+
+def sample_scenes(config: ShapesConfig, split: str) -> ShapesScenes:
+    """Samples the scenes of `split` deterministically from `config.seed`."""
+    if split not in SPLITS:
+        raise ValueError(f"shapes has splits {SPLITS}, not {split!r}")
+    n = config.num_for(split)
+    rng = np.random.default_rng([config.seed, SPLITS.index(split)])
+    seen_pairs = _allowed_pairs(novel=False)
+    novel_pairs = _allowed_pairs(novel=True)
+    attributes = np.zeros((n, MAX_OBJECTS, 5), np.int32)
+    geometry = np.zeros((n, MAX_OBJECTS, 4), np.float32)
+    background = rng.integers(15, 60, size=n).astype(np.uint8)
+    captions = []
+    for i in range(n):
+        count = 2 if rng.random() < config.two_object_fraction else 1
+        cells = rng.choice(9, size=count, replace=False)
+        for k in range(count):
+            pool = novel_pairs if (split == "novel" and k == 0) else seen_pairs
+            color, shape = pool[rng.integers(len(pool))]
+            size = rng.integers(len(SIZES))
+            attributes[i, k] = (1, color, shape, size, cells[k])
+            row, col = divmod(int(cells[k]), 3)
+            jitter = rng.uniform(-0.035, 0.035, size=2)
+            geometry[i, k] = (
+                (col + 0.5) / 3 + jitter[0],
+                (row + 0.5) / 3 + jitter[1],
+                SIZE_RADIUS[size] * rng.uniform(0.93, 1.07),
+                rng.uniform(-12, 12),
+            )
+        captions.append(make_captions(attributes[i], config.captions_per_image, rng))
+    class_ids = attributes[:, 0, ATTR_COLOR] * len(SHAPES) + attributes[:, 0, ATTR_SHAPE]
+    return ShapesScenes(split, attributes, geometry, background, captions, class_ids.astype(np.int32))
+
+
+def _describe(obj, rng) -> dict:
+    pick = lambda options: options[rng.integers(len(options))]  # noqa: E731
+    return {
+        "color": pick(_COLOR_WORDS[COLORS[obj[ATTR_COLOR]]]),
+        "shape": pick(_SHAPE_WORDS[SHAPES[obj[ATTR_SHAPE]]]),
+        "size": pick(_SIZE_WORDS[SIZES[obj[ATTR_SIZE]]]),
+        "pos": pick(_POSITION_PHRASES[POSITIONS[obj[ATTR_POSITION]]]),
+    }
+
+
+def make_captions(objects: np.ndarray, count: int, rng: np.random.Generator) -> list:
+    """`count` captions for one scene, each naming every attribute of every object."""
+    num = int(objects[:, ATTR_PRESENT].sum())
+    templates = _ONE_OBJECT_TEMPLATES if num == 1 else _TWO_OBJECT_TEMPLATES
+    order = rng.permutation(np.resize(np.arange(len(templates)), max(count, len(templates))))[:count]
+    captions = []
+    for t in order:
+        if num == 1:
+            captions.append(templates[t].format(**_describe(objects[0], rng)))
+            continue
+        a, b = _describe(objects[0], rng), _describe(objects[1], rng)
+        rel_options = _RELATIONS[relation(objects[0, ATTR_POSITION], objects[1, ATTR_POSITION])]
+        captions.append(templates[t].format(
+            o1=f"{a['size']} {a['color']} {a['shape']}", pos1=a["pos"],
+            o2=f"{b['size']} {b['color']} {b['shape']}", pos2=b["pos"],
+            rel=rel_options[rng.integers(len(rel_options))],
+        ))
+    return captions
+
+
+@functools.lru_cache(maxsize=None)
+def _unit_polygon(shape: str):
+    """Vertices on the unit circle (None for the circle), pointing up at rotation 0."""
+    if shape == "circle":
+        return None
+    if shape == "square":
+        angles = np.deg2rad([45, 135, 225, 315])
+        return np.stack([np.cos(angles), np.sin(angles)], 1)
+    if shape == "triangle":
+        angles = np.deg2rad([-90, 30, 150])
+        return np.stack([np.cos(angles), np.sin(angles)], 1) * 1.1
+    if shape == "hexagon":
+        angles = np.deg2rad(np.arange(6) * 60)
+        return np.stack([np.cos(angles), np.sin(angles)], 1)
+    if shape == "star":
+        angles = np.deg2rad(-90 + np.arange(10) * 36)
+        radius = np.where(np.arange(10) % 2 == 0, 1.15, 0.47)
+        return np.stack([np.cos(angles) * radius, np.sin(angles) * radius], 1)
+    raise ValueError(shape)
+
+
+_SUPERSAMPLE = 4
+
+
+def render_scene(objects: np.ndarray, geometry: np.ndarray, background: int, size: int) -> np.ndarray:
+    """Renders one scene anti-aliased at `size` px; returns uint8 [size, size, 3]."""
+    big = size * _SUPERSAMPLE
+    canvas = Image.new("RGB", (big, big), (background, background, background))
+    draw = ImageDraw.Draw(canvas)
+    for obj, (cx, cy, radius, rotation) in zip(objects, geometry):
+        if not obj[ATTR_PRESENT]:
+            continue
+        fill = COLOR_RGB[COLORS[obj[ATTR_COLOR]]]
+        cx, cy, r = cx * big, cy * big, radius * big
+        unit = _unit_polygon(SHAPES[obj[ATTR_SHAPE]])
+        if unit is None:
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
+            continue
+        theta = np.deg2rad(rotation)
+        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        points = unit @ rot.T * r + (cx, cy)
+        draw.polygon([tuple(p) for p in points], fill=fill)
+    return np.asarray(canvas.reduce(_SUPERSAMPLE))
+
+
+class ShapesImageSet(CaptionedImageSet):
+    """A `shapes` split served from renders cached on disk (one .npy per resolution).
+
+    Args:
+        split: `train`, `test` or `novel`.
+        config: `ShapesConfig` (sizes and seed of the splits).
+        cache: cache renders under `t2izoo.data.base.cache_root()`; off in some tests.
+
+    Example:
+        >>> ds = ShapesImageSet("train", ShapesConfig(num_train=100))
+        >>> ds.load_images([0, 1], sizes=(64,))[64].shape
+        (2, 64, 64, 3)
+    """
+
+    name = "shapes"
+    flip = False  # captions say "left" and "right"
+
+    def __init__(self, split: str = "train", config: ShapesConfig = ShapesConfig(), cache: bool = True):
+        self.split = split
+        self.config = config
+        self.cache = cache
+        self.scenes = sample_scenes(config, split)
+        self.captions = self.scenes.captions
+        self.class_ids = self.scenes.class_ids
+        self.attributes = self.scenes.attributes
+        self._arrays = {}
+
+    def images(self, size: int) -> np.ndarray:
+        """All renders of the split at `size` px, uint8 [N, size, size, 3] (cached)."""
+        if size not in self._arrays:
+            build = lambda: self.scenes.render_all(size)  # noqa: E731
+            if self.cache:
+                key = config_hash(dataclasses.asdict(self.config))
+                path = os.path.join(cache_root(), "shapes", f"{key}_{self.split}_{size}.npy")
+                self._arrays[size] = cached_array(path, build, (len(self), size, size, 3))
+            else:
+                self._arrays[size] = build()
+        return self._arrays[size]
+
+    def load_images(self, indices, sizes, rng=None) -> dict:
+        indices = np.asarray(indices)
+        order = np.argsort(indices)  # sorted reads are faster on a memory map
+        out = {}
+        for s in sizes:
+            batch = np.empty((len(indices), s, s, 3), np.uint8)
+            batch[order] = self.images(s)[indices[order]]
+            out[s] = batch
+        return out
