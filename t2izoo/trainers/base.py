@@ -1,0 +1,153 @@
+"""`GANTrainer`: the alternating D/G `train_step` that every recipe's trainer extends."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class GANTrainer(keras.Model):
+    """A keras.Model whose `train_step` updates the discriminator(s), then the generator.
+
+    Subclasses implement `discriminator_loss(batch, noise)` and `generator_loss(batch, noise)`,
+    each returning (scalar loss, dict of named terms), and `generate(conditioning, noise)`.
+
+    Distribution: under a `tf.distribute` strategy `train_step` runs per replica and the
+    optimizer sums gradients over replicas, so each replica's loss is divided by
+    `num_replicas_in_sync` (the average over the global batch, as on one device). Noise comes
+    from `batch["noise"]` when the pipeline provides it, else from a `tf.random.Generator`
+    created under the strategy scope, which gives each replica its own stream.
+
+    EMA: `ema_decay` > 0 keeps an exponential moving average of the generator's trainable
+    weights (StackGAN++/AttnGAN `avg_param_G`), used by `ema_generator` for samples and export.
+    Like the PyTorch originals, batch-norm running statistics are taken from the live generator.
+
+    Args:
+        generator: keras.Model.
+        discriminator: keras.Model (or a container of several; its `trainable_variables` are
+            the D side).
+        z_dim: noise size.
+        ema_decay: EMA decay (0 disables).
+        seed: noise seed.
+    """
+
+    def __init__(self, generator, discriminator, z_dim=100, ema_decay=0.999, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.z_dim = z_dim
+        self.ema_decay = ema_decay
+        self.seed = seed
+        self.noise_rng = tf.random.Generator.from_seed(seed)
+        self._ema_generator = None
+        self.ema_weights = []
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        names = ["d_loss", "g_loss"] + list(self.loss_term_names())
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+
+    def loss_term_names(self):
+        """Names of the extra loss terms that `train_step` reports."""
+        return ()
+
+    def generator_variables(self):
+        """Variables the G update changes (override to add e.g. a trainable text encoder)."""
+        return self.generator.trainable_variables
+
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+    def build_from_batch(self, batch):
+        """Creates every variable (models, EMA, optimizers) from one batch, before restoring."""
+        noise = self.sample_noise(batch)
+        self.discriminator_loss(batch, noise)
+        self.generator_loss(batch, noise)
+        if self.ema_decay > 0 and not self.ema_weights:
+            self.ema_weights = [
+                keras.Variable(v.value if hasattr(v, "value") else v, trainable=False,
+                               aggregation="only_first_replica", name=f"ema_{i}")
+                for i, v in enumerate(self.generator.trainable_variables)]
+        self.g_optimizer.build(self.generator_variables())
+        self.d_optimizer.build(self.discriminator_variables())
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # -- per-step pieces ------------------------------------------------------------------------
+    def batch_size_of(self, batch):
+        return tf.shape(batch["index"])[0]
+
+    def sample_noise(self, batch):
+        if "noise" in batch:
+            return batch["noise"]
+        return self.noise_rng.normal((self.batch_size_of(batch), self.z_dim))
+
+    def discriminator_loss(self, batch, noise):
+        raise NotImplementedError
+
+    def generator_loss(self, batch, noise):
+        raise NotImplementedError
+
+    def _apply(self, loss_fn, variables, optimizer, batch, noise):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            loss, terms = loss_fn(batch, noise)
+            scaled = loss / replicas
+        grads = tape.gradient(scaled, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss, terms
+
+    def train_step(self, batch):
+        noise = self.sample_noise(batch)
+        d_loss, d_terms = self._apply(self.discriminator_loss, self.discriminator_variables(),
+                                      self.d_optimizer, batch, noise)
+        g_loss, g_terms = self._apply(self.generator_loss, self.generator_variables(),
+                                      self.g_optimizer, batch, noise)
+        self.update_ema()
+        values = {"d_loss": d_loss, "g_loss": g_loss, **d_terms, **g_terms}
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def update_ema(self):
+        if self.ema_decay <= 0:
+            return
+        d = self.ema_decay
+        for ema, var in zip(self.ema_weights, self.generator.trainable_variables):
+            ema.assign(d * ema + (1.0 - d) * var)
+
+    # -- sampling -------------------------------------------------------------------------------
+    @property
+    def ema_generator(self):
+        """A second generator instance that `sync_ema_generator` fills with the EMA weights."""
+        if self.ema_decay <= 0:
+            return self.generator
+        if self._ema_generator is None:
+            self._ema_generator = type(self.generator).from_config(self.generator.get_config())
+        return self._ema_generator
+
+    def sync_ema_generator(self, example_inputs):
+        """Copies EMA weights (and live BN statistics) into `ema_generator`; returns it."""
+        g = self.ema_generator
+        if g is self.generator:
+            return g
+        if not g.built:
+            g(example_inputs, training=False)
+        g.set_weights(self.generator.get_weights())
+        for target, ema in zip(g.trainable_variables, self.ema_weights):
+            target.assign(ema.value)
+        return g
+
+    def call(self, inputs, training=False):
+        """Generation with the live generator: inputs as the generator takes them."""
+        return self.generator(inputs, training=training)
+
+    def get_config(self):
+        return {"z_dim": self.z_dim, "ema_decay": self.ema_decay, "seed": self.seed}

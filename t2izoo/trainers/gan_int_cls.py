@@ -1,0 +1,75 @@
+"""GAN-INT-CLS trainer: matching-aware D, GAN-INT G, frozen pretrained text embeddings."""
+
+import tensorflow as tf
+
+from t2izoo.losses.matching_aware import (gan_int_generator_loss, interpolate_embeddings,
+                                          matching_aware_discriminator_loss)
+from t2izoo.trainers.base import GANTrainer
+
+
+class GanIntClsTrainer(GANTrainer):
+    """Alternating updates of GAN-INT-CLS on batches carrying precomputed text embeddings.
+
+    Batches need `image_<size>`, `embedding` and `wrong_embedding` (the mean of several caption
+    embeddings of the image and of a mismatched image, from the frozen char-CNN-RNN).
+
+    Args:
+        generator: `DCGANGenerator`.
+        discriminator: `MatchingAwareDiscriminator`.
+        text_encoder: the frozen `CharCnnRnnEncoder` (kept with the checkpoint so that a run
+            directory alone can turn captions into images); not trained here.
+        image_size: key of the images in the batch.
+        cls_weight, interp_weight, interp_beta: see `GanIntClsConfig`.
+
+    Reference: Reed et al. 2016, Algorithm 1 (GAN-CLS) and Sec. 4.3 (GAN-INT).
+    """
+
+    def __init__(self, generator, discriminator, text_encoder=None, image_size=64, cls_weight=0.5,
+                 interp_weight=1.0, interp_beta=0.5, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.text_encoder = text_encoder
+        if text_encoder is not None:
+            text_encoder.trainable = False
+        self.image_size = image_size
+        self.cls_weight = cls_weight
+        self.interp_weight = interp_weight
+        self.interp_beta = interp_beta
+
+    def loss_term_names(self):
+        names = ["d_real", "d_wrong", "d_fake", "g_fake"]
+        return names + (["g_interp"] if self.interp_weight > 0 else [])
+
+    def discriminator_loss(self, batch, noise):
+        images, text = batch[f"image_{self.image_size}"], batch["embedding"]
+        fake = tf.stop_gradient(self.generator((noise, text), training=True))
+        real_logits = self.discriminator((images, text), training=True)
+        wrong_logits = self.discriminator((images, batch["wrong_embedding"]), training=True)
+        fake_logits = self.discriminator((fake, text), training=True)
+        return matching_aware_discriminator_loss(real_logits, wrong_logits, fake_logits, self.cls_weight)
+
+    def generator_loss(self, batch, noise):
+        text = batch["embedding"]
+        fake_logits = self.discriminator((self.generator((noise, text), training=True), text), training=True)
+        interp_logits = None
+        if self.interp_weight > 0:
+            t_int = interpolate_embeddings(text, self.interp_beta)
+            z_int = noise[0::2]
+            interp_logits = self.discriminator((self.generator((z_int, t_int), training=True), t_int),
+                                               training=True)
+        return gan_int_generator_loss(fake_logits, interp_logits, self.interp_weight)
+
+    def encode_text(self, chars):
+        """Frozen char-CNN-RNN embeddings of int character codes [B, 201]."""
+        return self.text_encoder(chars, training=False)
+
+    def generate(self, conditioning, noise, use_ema=True):
+        """Images [B, S, S, 3] in [-1, 1] from {"chars"} or {"embedding"} conditioning."""
+        text = conditioning.get("embedding")
+        if text is None:
+            text = self.encode_text(conditioning["chars"])
+        g = self.sync_ema_generator((noise, text)) if use_ema else self.generator
+        return g((noise, text), training=False)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "cls_weight": self.cls_weight,
+                "interp_weight": self.interp_weight, "interp_beta": self.interp_beta}
