@@ -9,6 +9,7 @@ INSTALL_REQUIRES = [
     "tensorflow-text==2.21.1",
     "tensorflow-datasets==4.9.10",
     "tensorflow-serving-api==2.21.0",
+    "tensorboard>=2.20",
     "ai-edge-litert==2.3.0",
     "absl-py>=2.1",
     "numpy>=1.26,<3",

@@ -168,6 +168,19 @@ class BatchAssembler:
         return out
 
 
+def image_to_float(images):
+    """uint8 images -> float32 in [-1, 1] (TF tensors or NumPy arrays)."""
+    return images / 127.5 - 1.0
+
+
+def tensor_batch(batch: dict) -> dict:
+    """A NumPy batch from `BatchAssembler` as the tensors the model sees (images in [-1, 1])."""
+    import tensorflow as tf
+
+    return {k: tf.constant(image_to_float(v.astype(np.float32)) if k.startswith("image_") else v)
+            for k, v in batch.items()}
+
+
 def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, options: PipelineOptions,
                  caption_embeddings=None, start_step: int = 0, num_steps=None):
     """A tf.data.Dataset of batch dicts from step `start_step` on.
@@ -196,7 +209,7 @@ def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, optio
             shape[0] = options.batch_size if options.training else None
             v.set_shape(shape)
             if k.startswith("image_"):
-                v = tf.cast(v, tf.float32) / 127.5 - 1.0
+                v = image_to_float(tf.cast(v, tf.float32))
             out[k] = v
         return out
 

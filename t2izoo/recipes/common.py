@@ -1,0 +1,40 @@
+"""Flags and config resolution shared by the recipe modules."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from absl import flags
+
+from t2izoo.configs import base as config_lib
+from t2izoo.data.datasets import DATASETS
+from t2izoo.trainers.run_loop import STRATEGIES
+
+FLAGS = flags.FLAGS
+
+
+def define_flags(presets: dict, default_dataset: str = "shapes"):
+    flags.DEFINE_enum("dataset", default_dataset, list(DATASETS), "Dataset to train on.")
+    flags.DEFINE_string("preset", None, f"Named preset ({', '.join(presets)}); defaults to --dataset.")
+    flags.DEFINE_string("data_dir", None, "Root of a real dataset (overrides the preset).")
+    flags.DEFINE_string("model_dir", None, "Run directory (default runs/<recipe>_<dataset>).")
+    flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+    flags.DEFINE_multi_string("override", [], "key=value overrides of config fields (repeatable).")
+    flags.register_validator("preset", lambda v: v is None or v in presets,
+                             message=f"--preset must be one of {', '.join(presets)}")
+
+
+def resolve_config(presets: dict):
+    """Preset (named or from --dataset) + --data_dir + --override, type-checked."""
+    name = FLAGS.preset or FLAGS.dataset
+    if name not in presets:
+        raise config_lib.ConfigError(f"no preset for dataset {name!r}; choose --preset from {', '.join(presets)}")
+    config = dataclasses.replace(presets[name], dataset=FLAGS.dataset)
+    if FLAGS.data_dir:
+        config = dataclasses.replace(config, data_dir=FLAGS.data_dir)
+    return config_lib.apply_overrides(config, FLAGS.override)
+
+
+def default_model_dir(recipe_name: str, dataset: str) -> str:
+    return FLAGS.model_dir or os.path.join("runs", f"{recipe_name}_{dataset}")

@@ -1,0 +1,234 @@
+"""The run loop every recipe shares.
+
+`train(recipe, config, model_dir, strategy)`:
+  1. checks `model_dir` (a stored config must be compatible), writes the resolved config.json;
+  2. builds the data (vocabulary saved beside the checkpoints), the strategy and the trainer;
+  3. restores the latest checkpoint (models, optimizers, EMA, step, noise RNG) if there is one;
+     the data stream is a pure function of the step, so the run continues exactly;
+  4. runs Keras `fit` with: a progress bar, TensorBoard scalars and images, checkpoints every N
+     steps and on SIGINT/SIGTERM, captioned sample grids, a NaN/inf guard, max steps/minutes.
+
+A recipe supplies the paper-specific parts through the small `Recipe` interface below.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from t2izoo.callbacks.training import (CheckpointCallback, NonFiniteGuard, SampleGridCallback, ScalarLogger,
+                                       StopConditions)
+from t2izoo.configs import base as config_lib
+from t2izoo.data import text as text_lib
+from t2izoo.data.datasets import load_split
+from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
+from t2izoo.data.shapes import ShapesConfig
+from t2izoo.errors import CheckpointError, ConfigError
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+CHECKPOINT_SUBDIR = "checkpoints"
+SAMPLE_ROWS, SAMPLE_COLS = 8, 8
+
+
+def make_strategy(name: str):
+    """`default` (one device), `mirrored` (all local devices), `multi_worker` (reads TF_CONFIG)."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                              "(cluster spec and this worker's task)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ConfigError(f"unknown --strategy={name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def load_dataset(config, split: str):
+    """The `CaptionedImageSet` that `config` names."""
+    options = {}
+    if config.dataset == "shapes":
+        options["config"] = ShapesConfig(num_train=config.shapes_train, num_test=config.shapes_test,
+                                         num_novel=max(config.shapes_test // 2, 1), seed=config.seed)
+    size = max(getattr(config, "image_sizes", None) or (getattr(config, "image_size", 64),))
+    return load_split(config.dataset, split, config.data_dir, size, **options)
+
+
+def load_or_build_vocab(model_dir: str, train_set) -> text_lib.Vocabulary:
+    path = os.path.join(model_dir, text_lib.VOCAB_FILENAME)
+    if os.path.exists(path):
+        return text_lib.Vocabulary.load(model_dir)
+    vocab = text_lib.Vocabulary.build(c for caps in train_set.captions for c in caps)
+    vocab.save(model_dir)
+    return vocab
+
+
+class Recipe:
+    """What a paper's recipe provides to the run loop (see t2izoo/recipes/gan_int_cls.py)."""
+
+    name = "recipe"
+
+    def pipeline_options(self, config):
+        raise NotImplementedError
+
+    def build_trainer(self, config, context: dict):
+        """Builds and compiles the trainer (called inside the strategy scope)."""
+        raise NotImplementedError
+
+    def caption_embeddings(self, config, context: dict, image_set):
+        """Optional [N, C, D] precomputed caption embeddings for the pipeline."""
+        return None
+
+    def step(self, trainer) -> int:
+        return int(trainer.d_optimizer.iterations.numpy())
+
+    def checkpoint(self, trainer) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(trainer=trainer, g_optimizer=trainer.g_optimizer,
+                                   d_optimizer=trainer.d_optimizer, noise_rng=trainer.noise_rng)
+
+    def sampler(self, trainer, config, context: dict, captions):
+        """Returns a callable() -> (images, row captions) for the sample grid, or None."""
+        return None
+
+    def example_batch(self, config, context: dict) -> dict:
+        """A batch of the right shapes to build the trainer's variables before a restore."""
+        raise NotImplementedError
+
+    def prepare(self, config, model_dir: str) -> dict:
+        """Recipe-specific set-up before building (e.g. loading a pretrained encoder)."""
+        return {}
+
+    def finish(self, trainer, config, context: dict, model_dir: str):
+        """Called after training (e.g. to report a retrieval score)."""
+
+
+def total_steps(config, steps_per_epoch: int) -> int:
+    return config.max_steps or config.num_epochs * steps_per_epoch
+
+
+def prepare_model_dir(config, model_dir: str):
+    """Refuses an incompatible stored run; writes the resolved config before the first step."""
+    stored_path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
+    if os.path.exists(stored_path):
+        stored = config_lib.load_config(type(config), model_dir)
+        config_lib.check_compatible(stored, config, model_dir)
+    config_lib.save_config(config, model_dir)
+
+
+def fixed_sample_captions(image_set, rows: int = SAMPLE_ROWS) -> list:
+    idx = np.linspace(0, len(image_set) - 1, rows).astype(int)
+    return [image_set.captions[i][0] for i in idx]
+
+
+def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default", verbose=None):
+    """Trains `config` with `recipe` in `model_dir`, resuming from its latest checkpoint."""
+    if not model_dir:
+        raise ConfigError("--model_dir is required")
+    strategy = make_strategy(strategy_name)
+    chief = is_chief(strategy)
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
+                          f"{strategy.num_replicas_in_sync} replicas of --strategy={strategy_name}")
+    prepare_model_dir(config, model_dir)
+    train_set = load_dataset(config, "train")
+    vocab = load_or_build_vocab(model_dir, train_set)
+    context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, **recipe.prepare(config, model_dir)}
+    options = recipe.pipeline_options(config)
+    embeddings = recipe.caption_embeddings(config, context, train_set)
+    assembler = BatchAssembler(train_set, vocab, options, embeddings)
+    steps_per_epoch = max(assembler.num_steps_per_epoch(), 1)
+    context["steps_per_epoch"] = steps_per_epoch
+    last_step = total_steps(config, steps_per_epoch)
+
+    with strategy.scope():
+        trainer = recipe.build_trainer(config, context)
+        trainer.build_from_batch(tensor_batch(assembler(0)))
+        checkpoint = recipe.checkpoint(trainer)
+    ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR) if chief else os.path.join(
+        model_dir, "tmp_worker", str(strategy.cluster_resolver.task_id))
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    if manager.latest_checkpoint:
+        try:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as err:
+            raise CheckpointError(f"cannot restore {manager.latest_checkpoint}: {str(err).splitlines()[0]}") from None
+        logging.info("resumed from %s", manager.latest_checkpoint)
+    step_fn = lambda: recipe.step(trainer)  # noqa: E731
+    start = step_fn()
+    if start >= last_step:
+        print(f"{model_dir} is already at step {start} >= {last_step}; nothing to do")
+        return trainer
+    print(f"[{recipe.name}] {config.dataset}: {len(train_set)} training images, {steps_per_epoch} steps/epoch, "
+          f"steps {start} -> {last_step}, global batch {config.batch_size} on "
+          f"{strategy.num_replicas_in_sync} replica(s); run dir {model_dir}")
+    dataset = make_dataset(train_set, vocab, options, embeddings, start_step=start)
+
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard")) if chief else None
+    checkpointer = CheckpointCallback(manager, step_fn, config.checkpoint_every)
+    stopper = StopConditions(step_fn, last_step, config.max_minutes, checkpointer)
+    callbacks = [NonFiniteGuard(step_fn), checkpointer]
+    sample_fn = recipe.sampler(trainer, config, context, fixed_sample_captions(load_dataset(config, "test")))
+    grids = None
+    if sample_fn is not None and chief:
+        grids = SampleGridCallback(sample_fn, os.path.join(model_dir, "samples"), step_fn,
+                                   config.sample_every, SAMPLE_COLS, writer)
+        callbacks.append(grids)
+    if writer is not None:
+        callbacks.append(ScalarLogger(writer, step_fn, config.log_every))
+    callbacks.append(stopper)  # last: sees the step after every other callback acted on it
+    log_every = max(config.log_every, 1)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    t0 = time.time()
+    trainer.fit(dataset, epochs=math.ceil(last_step / log_every) + 1, steps_per_epoch=log_every,
+                initial_epoch=start // log_every, callbacks=callbacks, verbose=verbose)
+    checkpointer.save()
+    if grids is not None:
+        path = grids.write()
+        print(f"sample grid: {path}")
+    reason = stopper.reason or f"finished at step {step_fn()}"
+    elapsed = time.time() - t0
+    print(f"[{recipe.name}] {reason}; {step_fn() - start} steps in {elapsed / 60:.1f} min; "
+          f"checkpoint {manager.latest_checkpoint}")
+    with open(os.path.join(model_dir, "progress.jsonl"), "a") as f:
+        f.write(json.dumps({"step": step_fn(), "elapsed_s": round(elapsed, 1), "reason": reason,
+                            "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    recipe.finish(trainer, config, context, model_dir)
+    return trainer
+
+
+def restore_for_inference(recipe: Recipe, config, model_dir: str):
+    """Builds the trainer of a finished/paused run and restores its latest checkpoint."""
+    ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+    latest = tf.train.latest_checkpoint(ckpt_dir)
+    if latest is None:
+        raise CheckpointError(f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (train first, or "
+                              "the run was stopped before its first save)")
+    vocab = text_lib.Vocabulary.load(model_dir)
+    train_set = None
+    context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, "steps_per_epoch": 1,
+               **recipe.prepare(config, model_dir)}
+    trainer = recipe.build_trainer(config, context)
+    example = recipe.example_batch(config, context)
+    trainer.build_from_batch(example)
+    checkpoint = recipe.checkpoint(trainer)
+    try:
+        checkpoint.restore(latest).expect_partial()
+    except (tf.errors.OpError, ValueError) as err:
+        raise CheckpointError(f"cannot restore {latest}: {str(err).splitlines()[0]}") from None
+    return trainer, context
+

@@ -1,0 +1,61 @@
+"""Joint text-image embedding trainer (DS-SJE) for the char-CNN-RNN encoder."""
+
+import keras
+import tensorflow as tf
+
+from t2izoo.losses.sje import symmetric_sje_loss
+
+
+class SjeTrainer(keras.Model):
+    """Trains a text encoder and an image encoder with the symmetric SJE hinge loss.
+
+    Args:
+        text_encoder: chars [B, 201] -> [B, D] (`CharCnnRnnEncoder`).
+        image_encoder: images [B, S, S, 3] -> [B, D].
+        image_size: key of the images in the batch.
+
+    Batches need `chars`, `image_<size>` and `class_ids`.
+
+    Reference: Reed et al., CVPR 2016, Sec. 3 (symmetric structured joint embedding).
+    """
+
+    def __init__(self, text_encoder, image_encoder, image_size=64, **kwargs):
+        super().__init__(**kwargs)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.image_size = image_size
+        self.loss_tracker = keras.metrics.Mean(name="sje_loss")
+        self.accuracy_tracker = keras.metrics.Mean(name="batch_r1")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def compute_embeddings(self, batch, training):
+        text = self.text_encoder(batch["chars"], training=training)
+        image = self.image_encoder(batch[f"image_{self.image_size}"], training=training)
+        return text, image
+
+    def build_from_batch(self, batch):
+        self.compute_embeddings(batch, training=False)
+        self.optimizer.build(self.text_encoder.trainable_variables + self.image_encoder.trainable_variables)
+        self.built = True
+
+    def train_step(self, batch):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        variables = self.text_encoder.trainable_variables + self.image_encoder.trainable_variables
+        with tf.GradientTape() as tape:
+            text, image = self.compute_embeddings(batch, training=True)
+            loss = symmetric_sje_loss(image, text, batch["class_ids"])
+            scaled = loss / replicas  # inside the tape, or the gradient is None
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        # Top-1 text->image retrieval in the batch (a same-class image counts as correct).
+        best = keras.ops.argmax(keras.ops.matmul(text, keras.ops.transpose(image)), axis=1)
+        hit = keras.ops.take(batch["class_ids"], best) == batch["class_ids"]
+        self.loss_tracker.update_state(loss)
+        self.accuracy_tracker.update_state(keras.ops.mean(keras.ops.cast(hit, "float32")))
+        return {"sje_loss": self.loss_tracker.result(), "batch_r1": self.accuracy_tracker.result()}
+
+    def call(self, chars, training=False):
+        return self.text_encoder(chars, training=training)
