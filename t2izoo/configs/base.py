@@ -51,7 +51,9 @@ RUN_LENGTH_FIELDS = frozenset(
     {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "sample_every", "log_every", "data_dir"})
 
 
-def _coerce(value: str, field_type, name: str):
+def _coerce(value: str, field_type, name: str, current=None):
+    if field_type is tuple:  # bare `tuple`: elements typed like the current value's
+        field_type = typing.Tuple[type(current[0]) if current else str, ...]
     origin = typing.get_origin(field_type)
     if field_type is bool:
         lowered = value.strip().lower()
@@ -66,8 +68,7 @@ def _coerce(value: str, field_type, name: str):
         except ValueError:
             raise ConfigError(f"--override {name}={value}: expected {field_type.__name__}") from None
     if origin is tuple:
-        args = typing.get_args(field_type)
-        element = args[0] if args else str
+        element = (typing.get_args(field_type) or (str,))[0]
         parts = [p for p in value.replace("(", "").replace(")", "").split(",") if p.strip()]
         return tuple(_coerce(p.strip(), element, name) for p in parts)
     raise ConfigError(f"--override {name}: cannot set a field of type {field_type}")
@@ -84,7 +85,7 @@ def apply_overrides(config, overrides):
         if key not in hints:
             known = ", ".join(sorted(f.name for f in dataclasses.fields(config)))
             raise ConfigError(f"--override {key}: unknown field of {type(config).__name__}; known: {known}")
-        changes[key] = _coerce(value, hints[key], key)
+        changes[key] = _coerce(value, hints[key], key, getattr(config, key))
     return dataclasses.replace(config, **changes)
 
 

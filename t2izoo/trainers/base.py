@@ -40,7 +40,7 @@ class GANTrainer(keras.Model):
         self.ema_decay = ema_decay
         self.seed = seed
         self.noise_rng = tf.random.Generator.from_seed(seed)
-        self._ema_generator = None
+        object.__setattr__(self, "_ema_generator", None)
         self.ema_weights = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -130,7 +130,10 @@ class GANTrainer(keras.Model):
         if self.ema_decay <= 0:
             return self.generator
         if self._ema_generator is None:
-            self._ema_generator = type(self.generator).from_config(self.generator.get_config())
+            # Not tracked by the trainer: the EMA values live in `ema_weights` (checkpointed);
+            # this instance is a view filled by `sync_ema_generator`.
+            object.__setattr__(self, "_ema_generator",
+                               type(self.generator).from_config(self.generator.get_config()))
         return self._ema_generator
 
     def sync_ema_generator(self, example_inputs):
