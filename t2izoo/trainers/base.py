@@ -69,7 +69,7 @@ class GANTrainer(keras.Model):
         self.generator_loss(batch, noise)
         if self.ema_decay > 0 and not self.ema_weights:
             self.ema_weights = [
-                keras.Variable(v.value if hasattr(v, "value") else v, trainable=False,
+                keras.Variable(np.array(v.numpy()), trainable=False,
                                aggregation="only_first_replica", name=f"ema_{i}")
                 for i, v in enumerate(self.generator.trainable_variables)]
         self.g_optimizer.build(self.generator_variables())

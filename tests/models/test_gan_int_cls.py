@@ -1,0 +1,88 @@
+import keras
+import numpy as np
+import pytest
+
+from t2izoo.discriminators.matching_aware import MatchingAwareDiscriminator
+from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
+from t2izoo.generators.dcgan_generator import DCGANGenerator
+from t2izoo.testing import gan_checks
+from t2izoo.trainers.gan_int_cls import GanIntClsTrainer
+
+B, S, D, Z = 8, 16, 12, 100
+
+
+def make_batch(rng, noise=False):
+    batch = {"index": np.arange(B, dtype=np.int32),
+             f"image_{S}": rng.uniform(-1, 1, (B, S, S, 3)).astype("float32"),
+             "embedding": rng.normal(size=(B, D)).astype("float32"),
+             "wrong_embedding": rng.normal(size=(B, D)).astype("float32")}
+    if noise:
+        batch["noise"] = rng.normal(size=(B, Z)).astype("float32")
+    return batch
+
+
+def make_trainer(sync=False):
+    g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4, sync_batch_norm=sync)
+    d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4, sync_batch_norm=sync)
+    trainer = GanIntClsTrainer(g, d, image_size=S, seed=3)
+    trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
+                    jit_compile=False)
+    return trainer
+
+
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_generator_and_discriminator_shapes_and_config(size, rng):
+    g = DCGANGenerator(size, Z, text_proj_dim=8, ngf=4)
+    d = MatchingAwareDiscriminator(size, text_proj_dim=8, ndf=4)
+    text = rng.normal(size=(3, D)).astype("float32")
+    images = gan_checks.check_config_round_trip(g, (rng.normal(size=(3, Z)).astype("float32"), text))
+    assert images.shape == (3, size, size, 3)
+    assert float(np.max(np.abs(images))) <= 1.0
+    logits = gan_checks.check_config_round_trip(d, (np.asarray(images), text))
+    assert logits.shape == (3,)
+
+
+def test_generator_rejects_bad_size():
+    with pytest.raises(ValueError, match="power of two"):
+        DCGANGenerator(48)
+
+
+def test_paper_widths_of_the_cub_generator():
+    # icml2016 netG for 64 px, ngf=128: 4x4x1024 -> 8x8x512 -> 16x16x256 -> 32x32x128 -> 64x64x3.
+    g = DCGANGenerator(64, 100, 128, 128)
+    g((np.zeros((1, 100), "float32"), np.zeros((1, 1024), "float32")))
+    widths = [up.filters for _, up, _ in g.blocks]
+    assert g.initial.filters == 1024 and widths == [512, 256, 128]
+    assert g.text_projection.units == 128
+
+
+def test_train_step_moves_g_and_d_and_freezes_d_in_g_update(rng):
+    trainer = make_trainer()
+    logs = gan_checks.check_train_step(trainer, make_batch(rng))
+    assert set(logs) >= {"d_loss", "g_loss", "d_real", "d_wrong", "d_fake", "g_fake", "g_interp"}
+
+
+def test_ema_generator_follows_the_generator_slowly(rng):
+    trainer = make_trainer()
+    batch = {k: np.asarray(v) for k, v in make_batch(rng).items()}
+    gan_checks.check_train_step(trainer, batch)
+    live = trainer.generator.trainable_variables[0].numpy()
+    ema = trainer.ema_weights[0].numpy()
+    assert not np.allclose(live, ema)  # EMA lags behind
+    noise = rng.normal(size=(2, Z)).astype("float32")
+    images = trainer.generate({"embedding": batch["embedding"][:2]}, noise).numpy()
+    assert images.shape == (2, S, S, 3)
+    np.testing.assert_allclose(trainer.ema_generator.trainable_variables[0].numpy(), ema)
+
+
+def test_char_cnn_rnn_shapes_and_config(rng):
+    enc = CharCnnRnnEncoder(conv_channels=(8, 8, 8), rnn_dim=8, embedding_dim=16)
+    chars = rng.integers(0, 70, (2, 201)).astype("int32")
+    out = gan_checks.check_config_round_trip(enc, chars)
+    assert out.shape == (2, 16)
+
+
+@pytest.mark.slow
+def test_mirrored_step_equals_single_device(rng):
+    batch = make_batch(rng, noise=True)
+    gan_checks.check_mirrored_matches_single(lambda: make_trainer(sync=True), batch)
