@@ -102,7 +102,7 @@ _TWO_OBJECT_TEMPLATES = (
     "a {o1} {pos1} and a {o2} {pos2}",
     "a {o1} {pos1} {rel} a {o2} {pos2}",
     "{pos2} a {o2} and {pos1} a {o1}",
-    "there is a {o1} {pos1} {rel} a {o2}",
+    "{pos1} there is a {o1} , {rel} a {o2} {pos2}",
     "a {o2} {pos2} with a {o1} {pos1}",
     "two shapes : a {o1} {pos1} and a {o2} {pos2}",
 )

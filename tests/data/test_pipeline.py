@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from t2izoo.data import pipeline, shapes, text
+from t2izoo.errors import DataError
+
+CFG = shapes.ShapesConfig(num_train=200, num_test=40, num_novel=20, seed=2)
+
+
+@pytest.fixture(scope="module")
+def train_set():
+    return shapes.ShapesImageSet("train", CFG, cache=False)
+
+
+@pytest.fixture(scope="module")
+def vocab(train_set):
+    return text.Vocabulary.build(c for caps in train_set.captions for c in caps)
+
+
+def test_batches_shapes_dtypes_ranges(train_set, vocab):
+    opts = pipeline.PipelineOptions(image_sizes=(16, 32), batch_size=8, max_words=12, with_chars=True, seed=1)
+    batch = next(iter(pipeline.make_dataset(train_set, vocab, opts)))
+    assert batch["image_16"].shape == (8, 16, 16, 3) and batch["image_32"].dtype == tf.float32
+    for s in (16, 32):
+        assert -1.0 <= float(tf.reduce_min(batch[f"image_{s}"])) and float(tf.reduce_max(batch[f"image_{s}"])) <= 1.0
+    assert batch["tokens"].shape == (8, 12) and batch["tokens"].dtype == tf.int32
+    assert batch["chars"].shape == (8, 201)
+    assert batch["attributes"].shape == (8, 2, 5)
+    lengths = batch["lengths"].numpy()
+    assert ((batch["tokens"].numpy() > 0).sum(1) == lengths).all() and (lengths <= 12).all()
+    # the caption belongs to its image
+    idx = batch["index"].numpy()
+    for k in range(8):
+        words = set(vocab.decode(batch["tokens"][k].numpy()).split())
+        assert any(words <= set(text.split_words(c)) for c in train_set.captions[idx[k]])
+
+
+def test_mismatched_caption_from_another_image_and_class(train_set, vocab):
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=32, seed=3)
+    assembler = pipeline.BatchAssembler(train_set, vocab, opts)
+    for step in range(20):
+        b = assembler(step)
+        assert (b["wrong_class_ids"] != b["class_ids"]).all()
+
+
+def test_determinism_and_resume(train_set, vocab):
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=8, seed=4)
+    full = [b for b in pipeline.make_dataset(train_set, vocab, opts).take(6)]
+    resumed = [b for b in pipeline.make_dataset(train_set, vocab, opts, start_step=4).take(2)]
+    for a, b in zip(full[4:], resumed):
+        for key in a:
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    other = next(iter(pipeline.make_dataset(train_set, vocab, pipeline.PipelineOptions(
+        image_sizes=(16,), batch_size=8, seed=5))))
+    assert not np.array_equal(other["index"].numpy(), full[0]["index"].numpy())
+
+
+def test_epoch_covers_every_image_once(train_set, vocab):
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=20, seed=0)
+    assembler = pipeline.BatchAssembler(train_set, vocab, opts)
+    seen = np.concatenate([assembler(s)["index"] for s in range(assembler.num_steps_per_epoch())])
+    assert sorted(seen) == list(range(len(train_set)))
+
+
+def test_eval_stream_is_ordered_single_pass(vocab):
+    test_set = shapes.ShapesImageSet("test", CFG, cache=False)
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=16, training=False)
+    batches = list(pipeline.make_dataset(test_set, vocab, opts))
+    assert np.concatenate([b["index"].numpy() for b in batches]).tolist() == list(range(40))
+
+
+def test_embeddings_are_means_of_the_images_captions(train_set, vocab, rng):
+    table = rng.normal(size=(len(train_set), 10, 4)).astype("float32")
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=8, num_embeddings=4, seed=1)
+    b = pipeline.BatchAssembler(train_set, vocab, opts, caption_embeddings=table)(0)
+    for k, i in enumerate(b["index"]):
+        # a mean of 4 of the image's 10 embeddings lies inside their bounding box
+        assert (b["embedding"][k] >= table[i].min(0) - 1e-6).all() and (b["embedding"][k] <= table[i].max(0) + 1e-6).all()
+    with pytest.raises(DataError, match="do not match"):
+        pipeline.BatchAssembler(train_set, vocab, opts, caption_embeddings=table[:5])
+
+
+def test_split_over_replicas(train_set, vocab):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=8, seed=1)
+    ds = strategy.experimental_distribute_dataset(pipeline.make_dataset(train_set, vocab, opts))
+    batch = next(iter(ds))
+    parts = strategy.experimental_local_results(batch["index"])
+    assert [p.shape[0] for p in parts] == [4, 4]
+    whole = next(iter(pipeline.make_dataset(train_set, vocab, opts)))["index"].numpy()
+    np.testing.assert_array_equal(np.concatenate([p.numpy() for p in parts]), whole)

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from t2izoo.data import shapes
+from t2izoo.data.datasets import load_split
+from t2izoo.errors import DataError
+
+CFG = shapes.ShapesConfig(num_train=300, num_test=60, num_novel=40, seed=5)
+
+
+def test_same_seed_same_scenes_and_pixels():
+    a, b = shapes.sample_scenes(CFG, "train"), shapes.sample_scenes(CFG, "train")
+    assert a.captions == b.captions
+    np.testing.assert_array_equal(a.attributes, b.attributes)
+    np.testing.assert_array_equal(a.render_all(32, range(5)), b.render_all(32, range(5)))
+    other = shapes.sample_scenes(shapes.ShapesConfig(num_train=300, seed=6), "train")
+    assert other.captions != a.captions
+
+
+def test_novel_pairs_never_in_train_or_test_and_always_in_novel():
+    def pairs(scenes):
+        out = []
+        for objs in scenes.attributes:
+            out.append({(shapes.COLORS[o[1]], shapes.SHAPES[o[2]]) for o in objs if o[0]})
+        return out
+
+    for split in ("train", "test"):
+        assert all(not (p & shapes.NOVEL_PAIRS) for p in pairs(shapes.sample_scenes(CFG, split)))
+    assert all(p & shapes.NOVEL_PAIRS for p in pairs(shapes.sample_scenes(CFG, "novel")))
+    assert len(shapes.NOVEL_PAIRS) == len(shapes.SHAPES)
+
+
+def test_ten_captions_each_naming_every_attribute():
+    scenes = shapes.sample_scenes(CFG, "train")
+    synonyms = {"color": shapes._COLOR_WORDS, "shape": shapes._SHAPE_WORDS, "size": shapes._SIZE_WORDS}
+    for objs, caps in zip(scenes.attributes[:100], scenes.captions[:100]):
+        assert len(caps) == 10 and len(set(caps)) > 1
+        for cap in caps:
+            for obj in objs:
+                if not obj[0]:
+                    continue
+                for key, col, names in (("color", 1, shapes.COLORS), ("shape", 2, shapes.SHAPES),
+                                        ("size", 3, shapes.SIZES)):
+                    words = synonyms[key][names[obj[col]]]
+                    assert any(w in cap for w in words), (cap, key, names[obj[col]])
+                phrases = shapes._POSITION_PHRASES[shapes.POSITIONS[obj[4]]]
+                assert any(p in cap for p in phrases), (cap, shapes.POSITIONS[obj[4]])
+
+
+def test_two_object_scenes_use_the_right_relation():
+    assert shapes.relation(0, 2) == "left" and shapes.relation(5, 3) == "right"
+    assert shapes.relation(1, 7) == "above" and shapes.relation(7, 4) == "below"
+
+
+def test_render_puts_the_colour_in_the_right_cell():
+    objects = np.array([[1, shapes.COLORS.index("red"), 0, 2, 8], [0, 0, 0, 0, 0]], np.int32)
+    geometry = np.array([[5 / 6, 5 / 6, 0.16, 0.0], [0, 0, 0, 0]], np.float32)
+    img = shapes.render_scene(objects, geometry, 30, 64).astype(int)
+    cell = img[43:, 43:].reshape(-1, 3)
+    red = (cell[:, 0] > 150) & (cell[:, 1] < 100)
+    assert red.mean() > 0.3  # a large red circle fills the bottom-right cell
+    assert (img[:21, :21] == 30).all()  # the rest is background
+    # anti-aliased: edge pixels between background and fill exist
+    assert len(np.unique(img[..., 0])) > 3
+
+
+def test_multi_scale_renders_agree():
+    ds = shapes.ShapesImageSet("test", CFG, cache=False)
+    out = ds.load_images([3, 1], (32, 64, 128))
+    assert [out[s].shape for s in (32, 64, 128)] == [(2, 32, 32, 3), (2, 64, 64, 3), (2, 128, 128, 3)]
+    down = out[128].reshape(2, 32, 4, 32, 4, 3).mean((2, 4))
+    assert np.abs(down - out[32]).mean() < 4.0
+
+
+def test_cached_renders_are_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("T2IZOO_CACHE", str(tmp_path))
+    ds = shapes.ShapesImageSet("test", CFG)
+    first = np.array(ds.images(32))
+    files = list((tmp_path / "shapes").glob("*.npy"))
+    assert len(files) == 1
+    np.testing.assert_array_equal(np.load(files[0]), first)
+    np.testing.assert_array_equal(shapes.ShapesImageSet("test", CFG).images(32), first)
+
+
+def test_registry_errors_are_clear():
+    with pytest.raises(DataError, match="unknown dataset"):
+        load_split("imagenet", "train")
+    with pytest.raises(DataError, match="splits"):
+        load_split("shapes", "validation")
+    with pytest.raises(DataError, match="--data_dir"):
+        load_split("cub", "train")

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from t2izoo.data import text
+from t2izoo.errors import DataError
+
+
+@pytest.fixture
+def vocab():
+    return text.Vocabulary.build(["A red circle.", "a blue star at the top", "the red star"])
+
+
+def test_ids_reserved_and_frequency_order(vocab):
+    assert vocab.words[:2] == ["<end>", "<unk>"]
+    # most frequent first, ties alphabetical
+    assert vocab.words[2:] == ["a", "red", "star", "the", "at", "blue", "circle", "top"]
+
+
+def test_round_trip_oov_and_truncation(vocab):
+    ids, length = vocab.encode("The RED star!", max_words=6)
+    assert length == 3 and vocab.decode(ids) == "the red star"
+    assert list(ids[3:]) == [0, 0, 0]
+    ids, length = vocab.encode("a purple star", max_words=6)
+    assert ids[1] == text.UNK_ID and length == 3
+    ids, length = vocab.encode("a red star at the top of it", max_words=4)
+    assert length == 4 and vocab.decode(ids) == "a red star at"
+
+
+def test_save_load(tmp_path, vocab):
+    vocab.save(str(tmp_path))
+    assert text.Vocabulary.load(str(tmp_path)) == vocab
+    with pytest.raises(DataError, match="no vocabulary"):
+        text.Vocabulary.load(str(tmp_path / "missing"))
+
+
+def test_tf_tokenizer_matches_python(vocab):
+    captions = ["The RED star!", "a purple   star, at the top", "top"]
+    ids, lengths = text.Vocabulary.tf_tokenize(tf.constant(captions), vocab.tf_table(), 5)
+    for i, c in enumerate(captions):
+        expected, n = vocab.encode(c, 5)
+        np.testing.assert_array_equal(ids[i].numpy(), expected)
+        assert int(lengths[i]) == n
+
+
+def test_subsample_keeps_order(rng):
+    ids = np.arange(1, 31, dtype=np.int32)
+    out, n = text.subsample_words(ids, 30, 18, rng)
+    assert n == 18 and np.all(np.diff(out) > 0) and set(out) <= set(ids)
+    out, n = text.subsample_words(ids, 5, 18, rng)
+    assert n == 5 and list(out[:5]) == [1, 2, 3, 4, 5] and not out[5:].any()
+
+
+def test_chars_python_and_tf_agree():
+    captions = ["A red Circle, (big)!", "é ünïcode"]
+    tf_codes = text.tf_encode_chars(tf.constant(captions)).numpy()
+    for i, c in enumerate(captions):
+        np.testing.assert_array_equal(tf_codes[i], text.encode_chars(c))
+    codes = text.encode_chars("ab " * 100)
+    assert codes.shape == (201,) and codes[0] == 1 and codes[1] == 2
+    assert text.encode_chars("é")[0] == 0  # outside the alphabet -> 0
+    assert text.NUM_CHARS == 70
+
+
+def test_bad_captions():
+    with pytest.raises(DataError, match="empty"):
+        text.check_caption("  ...  ")
+    with pytest.raises(DataError, match="UTF-8"):
+        text.check_caption(b"\xff\xfe red")
+    assert text.check_caption(b"a red circle") == "a red circle"
+
+
+def test_all_oov_caption_warns(vocab):
+    with pytest.warns(UserWarning, match="outside the vocabulary"):
+        ids, n = vocab.encode_for_generation("zebra giraffe", 5)
+    assert n == 2 and list(ids[:2]) == [text.UNK_ID, text.UNK_ID]
