@@ -175,7 +175,8 @@ def attribute_accuracy_from_predictions(predictions: dict, attributes) -> dict:
     """Scores per-cell predictions against the objects a caption names (pure numpy).
 
     Every present object is judged at its own cell c:
-        position = [sigmoid(occupancy[c]) > 0.5] (the object is where the caption says),
+        position = [sigmoid(occupancy[c]) > 0.5] and no cell the caption leaves empty is
+            predicted occupied (the object is where the caption says, and nothing else is),
         color/shape/size = [argmax head[c] == attribute].
     `object` is the fraction of objects with all four right. Accuracies are averaged over
     objects (a two-object scene counts twice).
@@ -192,7 +193,13 @@ def attribute_accuracy_from_predictions(predictions: dict, attributes) -> dict:
     attributes = _check_attributes(attributes, occupancy.shape[0])
     n_idx, o_idx = np.nonzero(attributes[..., ATTR_PRESENT] > 0)
     cells = attributes[n_idx, o_idx, ATTR_POSITION]
-    correct = {"position": occupancy[n_idx, cells] > 0.0}  # logit > 0 <=> probability > 0.5
+    # logit > 0 <=> probability > 0.5. An image that "fills" cells the caption leaves empty
+    # gets no position credit, so noise or a blob everywhere cannot score 100%.
+    occupied = occupancy > 0.0
+    named = np.zeros_like(occupied)
+    named[n_idx, cells] = True
+    clean = ~(occupied & ~named).any(axis=1)
+    correct = {"position": occupied[n_idx, cells] & clean[n_idx]}
     for name, column in (("color", ATTR_COLOR), ("shape", ATTR_SHAPE), ("size", ATTR_SIZE)):
         predicted = np.argmax(np.asarray(predictions[name])[n_idx, cells], axis=-1)
         correct[name] = predicted == attributes[n_idx, o_idx, column]

@@ -23,7 +23,7 @@ def test_attribute_accuracy_from_hand_made_predictions():
         [[1, 1, 2, 0, 4], [1, 3, 0, 2, 0]],
         [[1, 7, 4, 1, 8], [0, 5, 3, 2, 6]],  # second object absent: never judged
     ])
-    occupancy = np.full((2, 9), 4.0)  # "occupied" everywhere else: irrelevant to these metrics
+    occupancy = np.full((2, 9), -4.0)  # empty everywhere else
     occupancy[0, 4], occupancy[0, 0], occupancy[1, 8] = 2.0, -1.0, 3.0  # obj (0,1) missed
     predictions = {
         "occupancy": occupancy,
@@ -34,6 +34,10 @@ def test_attribute_accuracy_from_hand_made_predictions():
     acc = se.attribute_accuracy_from_predictions(predictions, attributes)
     assert acc == pytest.approx({"color": 2 / 3, "shape": 1.0, "size": 2 / 3, "position": 2 / 3,
                                  "object": 1 / 3})
+    # An object drawn in a cell the caption leaves empty costs the image its position credit.
+    occupancy[1, 3] = 5.0
+    acc = se.attribute_accuracy_from_predictions(predictions, attributes)
+    assert acc["position"] == pytest.approx(1 / 3) and acc["color"] == pytest.approx(2 / 3)
     with pytest.raises(DataError, match="attribute rows"):
         se.attribute_accuracy_from_predictions(predictions, attributes[:1])
 
