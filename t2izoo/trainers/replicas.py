@@ -1,0 +1,26 @@
+"""Batch-level losses under tf.distribute: gather the global batch, keep this replica's rows.
+
+Contrastive losses (DAMSM) score every image against every caption of the batch, so per-replica
+batches would change the loss. Each replica all-gathers the features of the global batch
+(`ReplicaContext.all_gather`, whose gradient returns each replica its slice), computes the
+per-example losses of the global batch, and averages those of its own examples; divided by
+`num_replicas_in_sync` and summed over replicas that is the single-device mean.
+"""
+
+import tensorflow as tf
+
+
+def gather_global_batch(values):
+    """(values gathered along axis 0 over replicas, offset of this replica's rows, local size)."""
+    ctx = tf.distribute.get_replica_context()
+    first = tf.nest.flatten(values)[0]
+    local = tf.shape(first)[0]
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return values, 0, local
+    gathered = ctx.all_gather(values, axis=0)
+    return gathered, ctx.replica_id_in_sync_group * local, local
+
+
+def local_mean(per_example, offset, local):
+    """Mean of this replica's entries of a global per-example vector."""
+    return tf.reduce_mean(per_example[offset:offset + local])
