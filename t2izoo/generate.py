@@ -24,9 +24,14 @@ from t2izoo.utils.grid import save_captioned_grid
 def recipe_for(model_dir: str):
     """(recipe, config) of the run in `model_dir`, from the class named in its config.json."""
     from t2izoo.configs.gan_int_cls import CharCnnRnnConfig, GanIntClsConfig
+    from t2izoo.configs.stackgan import StackGanConfig, StackGanV2Config
     from t2izoo.recipes.gan_int_cls import GanIntClsRecipe
+    from t2izoo.recipes.stackgan import StackGanRecipe
+    from t2izoo.recipes.stackgan_v2 import StackGanV2Recipe
 
-    registry = {GanIntClsConfig.__name__: (GanIntClsConfig, GanIntClsRecipe)}
+    registry = {GanIntClsConfig.__name__: (GanIntClsConfig, GanIntClsRecipe),
+                StackGanConfig.__name__: (StackGanConfig, StackGanRecipe),
+                StackGanV2Config.__name__: (StackGanV2Config, StackGanV2Recipe)}
     path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
     if not os.path.exists(path):
         raise ConfigError(f"{model_dir} holds no {config_lib.CONFIG_FILENAME}: not a t2izoo run directory")

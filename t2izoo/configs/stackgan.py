@@ -1,0 +1,135 @@
+"""StackGAN (ICCV 2017) and StackGAN++ / StackGAN-v2 (TPAMI 2018): configs and presets."""
+
+import dataclasses
+
+from t2izoo.configs.base import RunConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class StackGanConfig(RunConfig):
+    """StackGAN hyper-parameters (defaults: hanzhanggit/StackGAN stageI/cfg/birds.yml).
+
+    One config per stage: `stage=1` trains Stage-I; `stage=2` trains Stage-II on top of the
+    frozen Stage-I run in `stage1_dir` (its architecture fields must match that run's).
+
+    Args:
+        encoder_dir: model_dir of a pretrained char-CNN-RNN run (its frozen encoder conditions G/D).
+        stage: 1 or 2.
+        stage1_dir: Stage-II: model_dir of the trained Stage-I run.
+        image_size: Stage-I output side (64).
+        hr_image_size: Stage-II output side (256).
+        z_dim, condition_dim: Z_DIM = 100, EMBEDDING_DIM (CA size N_g) = 128.
+        ngf, ndf: GF_DIM = 128, DF_DIM = 64 (COCO, StackGAN-Pytorch: 192 / 96).
+        num_residual: Stage-II residual blocks (4 in the TF code; COCO R_NUM = 2).
+        num_embeddings: caption embeddings averaged per sample (NUM_EMBEDDING = 4).
+        kl_coeff: COEFF.KL = 2.0 in the code (the paper's lambda = 1: `--override kl_coeff=1`).
+        learning_rate, beta_1: Adam 2e-4, 0.5 (G and D).
+        lr_decay_epochs: lr halved every this many epochs (LR_DECAY_EPOCH: 50 Stage-I, 100 Stage-II).
+        ema_decay: EMA of G for samples and export (not in StackGAN; 0 disables).
+        sync_batch_norm: synchronise BN over replicas under a distribution strategy.
+    """
+
+    encoder_dir: str = ""
+    stage: int = 1
+    stage1_dir: str = ""
+    image_size: int = 64
+    hr_image_size: int = 256
+    z_dim: int = 100
+    condition_dim: int = 128
+    ngf: int = 128
+    ndf: int = 64
+    num_residual: int = 4
+    num_embeddings: int = 4
+    kl_coeff: float = 2.0
+    learning_rate: float = 0.0002
+    beta_1: float = 0.5
+    lr_decay_epochs: int = 50
+    ema_decay: float = 0.999
+    sync_batch_norm: bool = True
+
+    @property
+    def output_size(self) -> int:
+        return self.image_size if self.stage == 1 else self.hr_image_size
+
+    @property
+    def image_sizes(self) -> tuple:
+        """The real-image scales this stage trains on (what the run loop loads)."""
+        return (self.output_size,)
+
+
+@dataclasses.dataclass(frozen=True)
+class StackGanV2Config(RunConfig):
+    """StackGAN++ hyper-parameters (defaults: hanzhanggit/StackGAN-v2 code/cfg/birds_3stages.yml
+    and miscc/config.py).
+
+    Args:
+        encoder_dir: model_dir of a pretrained char-CNN-RNN run.
+        base_size: first scale (BASE_SIZE 64); scales are base_size * 2^i.
+        num_stages: number of scales (BRANCH_NUM 3 -> 64/128/256).
+        z_dim, condition_dim: Z_DIM 100, EMBEDDING_DIM 128.
+        ngf, ndf: GF_DIM 64, DF_DIM 64.
+        num_residual: residual blocks per refinement stage (R_NUM 2).
+        num_embeddings: caption embeddings averaged per sample (1: the original picks one of the
+            10 captions at random each step).
+        uncond_weight: COEFF.UNCOND_LOSS 1.0.
+        kl_coeff: COEFF.KL 2.0.
+        learning_rate, beta_1, beta_2: Adam 2e-4, (0.5, 0.999), G and every D; no lr decay.
+        ema_decay: EMA of G (`avg_param_G`, 0.999).
+        sync_batch_norm: synchronise BN over replicas under a distribution strategy.
+    """
+
+    encoder_dir: str = ""
+    base_size: int = 64
+    num_stages: int = 3
+    z_dim: int = 100
+    condition_dim: int = 128
+    ngf: int = 64
+    ndf: int = 64
+    num_residual: int = 2
+    num_embeddings: int = 1
+    uncond_weight: float = 1.0
+    kl_coeff: float = 2.0
+    learning_rate: float = 0.0002
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    ema_decay: float = 0.999
+    sync_batch_norm: bool = True
+    batch_size: int = 24
+
+    @property
+    def image_sizes(self) -> tuple:
+        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
+
+
+_SHAPES_RUN = dict(dataset="shapes", max_words=24, checkpoint_every=250, sample_every=250, log_every=50)
+
+# Stage-I presets; Stage-II presets are their `stage=2` versions below.
+STACKGAN_PRESETS = {
+    "cub": StackGanConfig(dataset="cub"),
+    "flowers": StackGanConfig(dataset="flowers"),
+    # StackGAN-Pytorch code/cfg/coco_s1.yml: batch 128, 120 epochs, decay every 20, GF 192, DF 96.
+    "coco": StackGanConfig(dataset="coco", batch_size=128, num_epochs=120, lr_decay_epochs=20, ngf=192, ndf=96,
+                           num_residual=2, num_embeddings=1),
+    # CPU scale: 32 px Stage-I, 64 px Stage-II, narrow nets.
+    "shapes": StackGanConfig(image_size=32, hr_image_size=64, ngf=32, ndf=32, condition_dim=64, num_epochs=100,
+                             lr_decay_epochs=100, **_SHAPES_RUN),
+}
+
+STACKGAN_STAGE2_PRESETS = {
+    # stageII/cfg/birds.yml: another 600 epochs (MAX_EPOCH 1200 from a 600-epoch Stage-I), decay every 100.
+    "cub": dataclasses.replace(STACKGAN_PRESETS["cub"], stage=2, lr_decay_epochs=100),
+    "flowers": dataclasses.replace(STACKGAN_PRESETS["flowers"], stage=2, lr_decay_epochs=100),
+    # coco_s2.yml: batch 40, 100 epochs, decay every 20, R_NUM 2.
+    "coco": dataclasses.replace(STACKGAN_PRESETS["coco"], stage=2, batch_size=40, num_epochs=100),
+    "shapes": dataclasses.replace(STACKGAN_PRESETS["shapes"], stage=2),
+}
+
+STACKGAN_V2_PRESETS = {
+    "cub": StackGanV2Config(dataset="cub"),
+    "flowers": StackGanV2Config(dataset="flowers"),
+    # No official StackGAN-v2 COCO cfg; the CUB values with COCO's 5 captions and 120 epochs.
+    "coco": StackGanV2Config(dataset="coco", num_epochs=120),
+    # CPU scale: 32/64/128 px (evaluated at 128, resized by the evaluator), narrow nets.
+    "shapes": StackGanV2Config(base_size=32, num_stages=3, ngf=16, ndf=16, condition_dim=64, batch_size=32,
+                               num_epochs=100, **_SHAPES_RUN),
+}
