@@ -109,7 +109,7 @@ def shapes_r_precision(predictions, image_indices, image_set, seed: int, num_spl
 
 
 def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 0,
-             inception_weights: str | None = None, verbose: bool = True) -> dict:
+             inception_weights: str | None = None, verbose: bool = True, shapes_evaluator=None) -> dict:
     """Runs `metrics` on `num_samples` generated images; appends the result to eval.jsonl."""
     from t2izoo.generate import Text2Image
 
@@ -135,7 +135,7 @@ def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 
         from t2izoo.metrics import shapes_evaluator as se
         from t2izoo.metrics.fid import fid_from_features
 
-        evaluator = se.load_or_train_shapes_evaluator(verbose=int(verbose))
+        evaluator = shapes_evaluator or se.load_or_train_shapes_evaluator(verbose=int(verbose))
         result["extractor"] = f"shapes_evaluator_v{se.EVALUATOR_VERSION}"
         real_acc = se.evaluate_on_real(evaluator, "test")
         result.update({f"evaluator_real_{k}": round(v, 4) for k, v in real_acc.items()})

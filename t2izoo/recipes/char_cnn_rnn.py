@@ -61,9 +61,6 @@ class CharCnnRnnRecipe(run_loop.Recipe):
     def step(self, trainer):
         return int(trainer.optimizer.iterations.numpy())
 
-    def checkpoint(self, trainer):
-        return tf.train.Checkpoint(trainer=trainer, optimizer=trainer.optimizer)
-
     def example_batch(self, config, context):
         return {"chars": tf.zeros((2, text_lib.CHAR_LENGTH), tf.int32),
                 f"image_{config.image_size}": tf.zeros((2, config.image_size, config.image_size, 3)),
@@ -109,8 +106,8 @@ def load_text_encoder(encoder_dir: str) -> CharCnnRnnEncoder:
     return trainer.text_encoder
 
 
-def train(config, model_dir, strategy="default"):
-    return run_loop.train(CharCnnRnnRecipe(), config, model_dir, strategy)
+def train(config, model_dir, strategy="default", **kwargs):
+    return run_loop.train(CharCnnRnnRecipe(), config, model_dir, strategy, **kwargs)
 
 
 def main(argv):

@@ -147,10 +147,10 @@ def ensure_text_encoder(config):
     char_cnn_rnn.train(encoder_config, encoder_dir)
 
 
-def train(config, model_dir, strategy="default", auto_pretrain=True):
+def train(config, model_dir, strategy="default", auto_pretrain=True, **kwargs):
     if auto_pretrain:
         ensure_text_encoder(config)
-    return run_loop.train(GanIntClsRecipe(), config, model_dir, strategy)
+    return run_loop.train(GanIntClsRecipe(), config, model_dir, strategy, **kwargs)
 
 
 def main(argv):

@@ -51,6 +51,9 @@ class GANTrainer(keras.Model):
         names = ["d_loss", "g_loss"] + list(self.loss_term_names())
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
 
+    def checkpoint_optimizers(self):
+        return [self.g_optimizer, self.d_optimizer]
+
     def loss_term_names(self):
         """Names of the extra loss terms that `train_step` reports."""
         return ()

@@ -17,8 +17,10 @@ def gather_global_batch(values):
     local = tf.shape(first)[0]
     if ctx is None or ctx.num_replicas_in_sync == 1:
         return values, 0, local
-    gathered = ctx.all_gather(values, axis=0)
-    return gathered, ctx.replica_id_in_sync_group * local, local
+    # One all-gather per tensor: a batched call mixes host (int32) and device tensors, and its
+    # gradient packs the incoming gradients of different ranks into one tensor (TF 2.21).
+    gathered = [ctx.all_gather(v, axis=0) for v in tf.nest.flatten(values)]
+    return tf.nest.pack_sequence_as(values, gathered), ctx.replica_id_in_sync_group * local, local
 
 
 def local_mean(per_example, offset, local):

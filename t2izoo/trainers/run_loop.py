@@ -19,6 +19,7 @@ import os
 import sys
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
@@ -31,6 +32,7 @@ from t2izoo.data.datasets import load_split
 from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
 from t2izoo.data.shapes import ShapesConfig
 from t2izoo.errors import CheckpointError, ConfigError
+from t2izoo.trainers.checkpointing import make_checkpoint
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -97,8 +99,10 @@ class Recipe:
         return int(trainer.d_optimizer.iterations.numpy())
 
     def checkpoint(self, trainer) -> tf.train.Checkpoint:
-        return tf.train.Checkpoint(trainer=trainer, g_optimizer=trainer.g_optimizer,
-                                   d_optimizer=trainer.d_optimizer, noise_rng=trainer.noise_rng)
+        """Every weight of the trainer, its optimizers' state and the noise RNG state."""
+        optimizers = trainer.checkpoint_optimizers()
+        extra = {"noise_rng": trainer.noise_rng} if hasattr(trainer, "noise_rng") else {}
+        return make_checkpoint(trainer, optimizers, extra)
 
     def sampler(self, trainer, config, context: dict, captions):
         """Returns a callable() -> (images, row captions) for the sample grid, or None."""
@@ -134,7 +138,8 @@ def fixed_sample_captions(image_set, rows: int = SAMPLE_ROWS) -> list:
     return [image_set.captions[i][0] for i in idx]
 
 
-def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default", verbose=None):
+def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default", verbose=None,
+          extra_callbacks=()):
     """Trains `config` with `recipe` in `model_dir`, resuming from its latest checkpoint."""
     if not model_dir:
         raise ConfigError("--model_dir is required")
@@ -144,6 +149,7 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
                           f"{strategy.num_replicas_in_sync} replicas of --strategy={strategy_name}")
     prepare_model_dir(config, model_dir)
+    keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
     train_set = load_dataset(config, "train")
     vocab = load_or_build_vocab(model_dir, train_set)
     context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, **recipe.prepare(config, model_dir)}
@@ -189,6 +195,7 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         callbacks.append(grids)
     if writer is not None:
         callbacks.append(ScalarLogger(writer, step_fn, config.log_every))
+    callbacks.extend(extra_callbacks)
     callbacks.append(stopper)  # last: sees the step after every other callback acted on it
     log_every = max(config.log_every, 1)
     if verbose is None:
@@ -227,8 +234,8 @@ def restore_for_inference(recipe: Recipe, config, model_dir: str):
     trainer.build_from_batch(example)
     checkpoint = recipe.checkpoint(trainer)
     try:
-        checkpoint.restore(latest).expect_partial()
-    except (tf.errors.OpError, ValueError) as err:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as err:
         raise CheckpointError(f"cannot restore {latest}: {str(err).splitlines()[0]}") from None
     return trainer, context
 

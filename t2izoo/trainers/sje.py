@@ -36,6 +36,9 @@ class SjeTrainer(keras.Model):
         image = self.image_encoder(batch[f"image_{self.image_size}"], training=training)
         return text, image
 
+    def checkpoint_optimizers(self):
+        return [self.optimizer]
+
     def build_from_batch(self, batch):
         self.compute_embeddings(batch, training=False)
         self.optimizer.build(self.text_encoder.trainable_variables + self.image_encoder.trainable_variables)

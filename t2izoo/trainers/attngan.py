@@ -1,0 +1,129 @@
+"""AttnGAN trainer: multi-scale joint conditional/unconditional GAN + DAMSM loss + CA KL."""
+
+import tensorflow as tf
+
+from t2izoo.encoders.bilstm import word_mask
+from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss
+from t2izoo.losses.kl import conditioning_kl
+from t2izoo.trainers.base import GANTrainer
+from t2izoo.trainers.damsm import LOSS_TERMS, damsm_terms
+from t2izoo.trainers.stackgan import ConditioningNoiseMixin
+
+
+class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
+    """Alternating updates of AttnGAN with frozen, pretrained DAMSM encoders.
+
+    D_i (one per scale) scores (x_i, sentence) with the joint heads; its loss is upstream's
+        L_D_i = (BCE(Du(x), 1) + BCE(Dc(x, s), 1)) / 2
+                + (BCE(Du(G(z)), 0) + BCE(Dc(G(z), s), 0) + BCE(Dc(x, s_wrong), 0)) / 3.
+    G: sum_i [BCE(Dc(G_i, s), 1) + BCE(Du(G_i), 1)] + lambda * (L1^w + L2^w + L1^s + L2^s) on the
+    last scale's images (DAMSM image encoder) + kl_weight * KL.
+
+    The mismatched pair is {real image, sentence of the pipeline's caption of another class}
+    (`wrong_tokens`), where upstream pairs real_features[:-1] with sentence[1:] of its batch:
+    the same kind of pair, and it does not depend on how the batch is split over replicas. The
+    DAMSM terms score this replica's examples against the whole global batch (all-gathered), so
+    a Mirrored step equals a one-device step.
+
+    Batches need `tokens`, `lengths`, `wrong_tokens`, `wrong_lengths`, `class_ids` and
+    `image_<s>` for every scale.
+
+    Args:
+        generator: `AttnGanGenerator`.
+        discriminator: `MultiScaleDiscriminator` of `StageDiscriminator(variant="stackgan_v2")`.
+        text_encoder: frozen DAMSM `BiLstmTextEncoder` (run in inference mode, as upstream's
+            `text_encoder.eval()`).
+        image_encoder: frozen DAMSM image encoder (only for the DAMSM loss).
+        image_sizes: the generator's scales.
+        damsm_weight: lambda (CUB 5, COCO 50).
+        kl_weight: KL coefficient (1).
+        gamma1, gamma2, gamma3, aggregation: DAMSM loss settings.
+
+    Reference: Xu et al., AttnGAN, CVPR 2018, Eq. 3-6 and 14; taoxugit/AttnGAN code/trainer.py
+    `condGANTrainer.train`, code/miscc/losses.py `discriminator_loss` / `generator_loss`.
+    """
+
+    def __init__(self, generator, discriminator, text_encoder, image_encoder, image_sizes=(64, 128, 256),
+                 damsm_weight=5.0, kl_weight=1.0, gamma1=4.0, gamma2=5.0, gamma3=10.0, aggregation="code", **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        text_encoder.trainable = False
+        image_encoder.trainable = False
+        self.image_sizes = tuple(image_sizes)
+        self.damsm_weight = damsm_weight
+        self.kl_weight = kl_weight
+        self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
+        self.aggregation = aggregation
+
+    def loss_term_names(self):
+        names = []
+        for s in self.image_sizes:
+            names += [f"d_loss_{s}", f"g_loss_{s}"]
+        return names + ["damsm", "kl"]
+
+    def encode_text(self, tokens, lengths):
+        """Frozen DAMSM features: (words [B, T, D], sentence [B, D], word mask [B, T])."""
+        words, sentence = self.text_encoder((tokens, lengths), training=False)
+        return tf.stop_gradient(words), tf.stop_gradient(sentence), word_mask(lengths, tf.shape(tokens)[1])
+
+    def forward(self, text, noise, training=True):
+        words, sentence, mask = text
+        z, eps = self.split_noise(noise)
+        return self.generator((z, sentence, words, mask, eps[0]), training=training)
+
+    def discriminator_loss(self, batch, noise):
+        text = self.encode_text(batch["tokens"], batch["lengths"])
+        sentence = text[1]
+        wrong_sentence = self.encode_text(batch["wrong_tokens"], batch["wrong_lengths"])[1]
+        fakes = [tf.stop_gradient(f) for f in self.forward(text, noise)[0]]
+        reals = [batch[f"image_{s}"] for s in self.image_sizes]
+        real = self.discriminator((reals, sentence), training=True)
+        wrong = self.discriminator((reals, wrong_sentence), training=True)
+        fake = self.discriminator((fakes, sentence), training=True)
+        total, terms = 0.0, {}
+        for s, r, w, f in zip(self.image_sizes, real, wrong, fake):
+            _, t = jcu_discriminator_loss(r, w, f)
+            loss = (t["d_real_uncond"] + t["d_real"]) / 2.0 + (t["d_fake_uncond"] + t["d_fake"] + t["d_wrong"]) / 3.0
+            terms[f"d_loss_{s}"] = loss
+            total += loss
+        return total, terms
+
+    def generator_loss(self, batch, noise):
+        text = self.encode_text(batch["tokens"], batch["lengths"])
+        words, sentence, _ = text
+        fakes, _, mu, log_sigma = self.forward(text, noise)
+        total, terms = 0.0, {}
+        for s, out in zip(self.image_sizes, self.discriminator((fakes, sentence), training=True)):
+            loss, _ = jcu_generator_loss(out)
+            terms[f"g_loss_{s}"] = loss
+            total += loss
+        regions, code = self.image_encoder(fakes[-1], training=False)
+        damsm = damsm_terms(regions, code, words, sentence, batch["lengths"], batch["class_ids"], self.gamma1,
+                            self.gamma2, self.gamma3, self.aggregation)
+        terms["damsm"] = tf.add_n([damsm[k] for k in LOSS_TERMS])
+        terms["kl"] = conditioning_kl(mu, log_sigma)
+        return total + self.damsm_weight * terms["damsm"] + self.kl_weight * terms["kl"], terms
+
+    def generate_details(self, conditioning, noise, use_ema=True):
+        """(images of every scale, attention maps, word mask) for {"tokens", "lengths"}."""
+        tokens = tf.convert_to_tensor(conditioning["tokens"], tf.int32)
+        lengths = tf.convert_to_tensor(conditioning["lengths"], tf.int32)
+        words, sentence, mask = self.encode_text(tokens, lengths)
+        z, eps = self.split_noise(tf.convert_to_tensor(noise, tf.float32))
+        inputs = (z, sentence, words, mask, eps[0])
+        g = self.sync_ema_generator(inputs) if use_ema else self.generator
+        images, maps, _, _ = g(inputs, training=False)
+        return list(images), list(maps), mask
+
+    def generate(self, conditioning, noise, use_ema=True):
+        """Images at the highest resolution [B, S, S, 3] in [-1, 1]."""
+        return self.generate_details(conditioning, noise, use_ema)[0][-1]
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)[0]
+
+    def get_config(self):
+        return {**super().get_config(), "image_sizes": self.image_sizes, "damsm_weight": self.damsm_weight,
+                "kl_weight": self.kl_weight, "gamma1": self.gamma1, "gamma2": self.gamma2, "gamma3": self.gamma3,
+                "aggregation": self.aggregation}

@@ -1,0 +1,65 @@
+"""Losses against values computed from the papers' formulas in NumPy."""
+
+import numpy as np
+import pytest
+
+from t2izoo.losses.adversarial import bce_with_logits
+from t2izoo.losses.matching_aware import (gan_int_generator_loss, interpolate_embeddings,
+                                          matching_aware_discriminator_loss)
+from t2izoo.losses.sje import symmetric_sje_loss
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_bce_matches_definition_and_is_stable(rng):
+    logits = rng.normal(size=20) * 3
+    for t in (0.0, 1.0):
+        expected = -(t * np.log(sigmoid(logits)) + (1 - t) * np.log(1 - sigmoid(logits)))
+        np.testing.assert_allclose(np.asarray(bce_with_logits(logits.astype("float32"), t)), expected, rtol=1e-4)
+    extreme = np.asarray(bce_with_logits(np.array([200.0, -200.0], "float32"), 1.0))
+    np.testing.assert_allclose(extreme, [0.0, 200.0], atol=1e-4)
+
+
+def test_matching_aware_d_loss_is_reed_alg1(rng):
+    s_r, s_w, s_f = (rng.normal(size=16).astype("float32") for _ in range(3))
+    total, terms = matching_aware_discriminator_loss(s_r, s_w, s_f, cls_weight=0.5)
+    # Alg. 1: L_D = log(s_r) + (log(1 - s_w) + log(1 - s_f)) / 2 (maximised); as a loss:
+    expected = -(np.mean(np.log(sigmoid(s_r))) + 0.5 * np.mean(np.log(1 - sigmoid(s_w)))
+                 + 0.5 * np.mean(np.log(1 - sigmoid(s_f))))
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    assert set(terms) == {"d_real", "d_wrong", "d_fake"}
+    total_w, _ = matching_aware_discriminator_loss(s_r, s_w, s_f, cls_weight=0.0)  # plain GAN-CLS off
+    assert float(total_w) == pytest.approx(-(np.mean(np.log(sigmoid(s_r))) + np.mean(np.log(1 - sigmoid(s_f)))),
+                                           rel=1e-5)
+
+
+def test_gan_int_generator_loss_and_interpolation(rng):
+    fake, interp = rng.normal(size=8).astype("float32"), rng.normal(size=4).astype("float32")
+    total, terms = gan_int_generator_loss(fake, interp, interp_weight=1.0)
+    expected = -np.mean(np.log(sigmoid(fake))) - np.mean(np.log(sigmoid(interp)))
+    assert float(total) == pytest.approx(expected, rel=1e-5)
+    total_cls, terms_cls = gan_int_generator_loss(fake)
+    assert "g_interp" not in terms_cls and float(total_cls) == pytest.approx(-np.mean(np.log(sigmoid(fake))), rel=1e-5)
+    t = rng.normal(size=(6, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(interpolate_embeddings(t, 0.5)), (t[0::2] + t[1::2]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(interpolate_embeddings(t, 0.25)), 0.25 * t[0::2] + 0.75 * t[1::2],
+                               rtol=1e-6)
+
+
+def test_symmetric_sje_loss_matches_loop(rng):
+    v, t = rng.normal(size=(6, 4)).astype("float32"), rng.normal(size=(6, 4)).astype("float32")
+    classes = np.array([0, 1, 1, 2, 3, 3])
+    expected = 0.0
+    for i in range(6):
+        for j in range(6):
+            if classes[i] == classes[j]:
+                continue
+            s_ii = v[i] @ t[i]
+            expected += max(0.0, 1 + v[i] @ t[j] - s_ii) + max(0.0, 1 + v[j] @ t[i] - s_ii)
+    got = float(symmetric_sje_loss(v, t, classes))
+    assert got == pytest.approx(expected / 6, rel=1e-5)
+    # a perfect, well-separated embedding has zero loss
+    eye = np.eye(4, dtype="float32") * 10
+    assert float(symmetric_sje_loss(eye, eye, np.arange(4))) == 0.0
