@@ -1,0 +1,89 @@
+"""Export a trained run for TF Serving (SavedModel) or phones (TFLite).
+
+    python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=saved_model --out=/tmp/export
+    python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=tflite --quantize=int8 --out=/tmp/export
+
+SavedModels go to `OUT/<model_name>/<version>/` (TF Serving's layout), TFLite files to
+`OUT/<model_name>/tflite/`. Mistakes (missing or half-written checkpoint, unknown format or
+quantize mode, an existing version) print one line starting with "error:" and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from absl import app, flags
+
+from t2izoo.errors import ConfigError
+from t2izoo.utils.cli import run_main
+
+FORMATS = ("saved_model", "tflite")
+# Kept here (and checked against t2izoo.export.tflite) so bad flags fail before TF is imported.
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
+
+FLAGS = flags.FLAGS
+
+
+def check_flags(fmt: str, quantize: str, model_dir: str):
+    """Checks what can be checked without TensorFlow, so a typo fails in a fraction of a second."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown --format={fmt!r}; choose saved_model or tflite")
+    if quantize not in QUANTIZE_MODES:
+        raise ConfigError(f"unknown --quantize={quantize!r}; choose one of {', '.join(QUANTIZE_MODES)}")
+    if fmt == "saved_model" and quantize != "none":
+        raise ConfigError(f"--quantize={quantize} applies to --format=tflite only (SavedModels stay float32)")
+    if not os.path.isdir(model_dir):
+        raise ConfigError(f"--model_dir={model_dir} does not exist")
+
+
+def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_size=1,
+           num_samples=200) -> list:
+    """Runs one export and returns the lines to print."""
+    check_flags(fmt, quantize, model_dir)
+    if fmt == "saved_model":
+        from t2izoo.export import saved_model
+
+        result = saved_model.export_saved_model(model_dir, out, model_name, version)
+        return [f"wrote SavedModel {result.path} ({result.image_size} px, {result.generator} generator, "
+                f"{result.seconds:.1f} s): signatures "
+                f"{saved_model.SERVING_SIGNATURE}(captions), {saved_model.SEEDED_SIGNATURE}(captions, seed), "
+                f"{saved_model.TOKENS_SIGNATURE}, {saved_model.TOKENIZE_SIGNATURE}",
+                f"serve it: python -m t2izoo.export.server --model_base_path={os.path.dirname(result.path)} "
+                f"--model_name={result.model_name}"]
+    from t2izoo.export import tflite
+
+    result = tflite.export_tflite(model_dir, out, quantize, model_name, batch_size, num_samples)
+    lines = [f"wrote {path} ({result['bytes'][part]:,} bytes)" for part, path in result["files"].items()]
+    return lines + [f"on-device pipeline and tokenization: {os.path.join(result['dir'], tflite.MODEL_INFO)} "
+                    f"({result['seconds']:.1f} s)"]
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    return f"warning: {message}\n"
+
+
+def main(argv):
+    del argv
+    warnings.formatwarning = _one_line_warning
+
+    def _run():
+        for line in export(FLAGS.model_dir, FLAGS.format, FLAGS.quantize, FLAGS.out, FLAGS.model_name,
+                           FLAGS.version, FLAGS.batch_size, FLAGS.representative_samples):
+            print(line)
+
+    run_main(_run)
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("model_dir", None, "Run directory of a trained generator.", required=True)
+    flags.DEFINE_string("format", "saved_model", "saved_model (TF Serving) or tflite (phones).")
+    flags.DEFINE_string("quantize", "none", "TFLite quantization: none, dynamic, float16 or int8.")
+    flags.DEFINE_string("out", None, "Base directory; exports go to OUT/<model_name>/...", required=True)
+    flags.DEFINE_string("model_name", None, "Served model name (default <dataset>_<recipe>).")
+    flags.DEFINE_integer("version", None, "SavedModel version (default: one more than the highest present).",
+                         lower_bound=1)
+    flags.DEFINE_integer("batch_size", 1, "Fixed batch of the TFLite models.", lower_bound=1)
+    flags.DEFINE_integer("representative_samples", 200, "Calibration batches for --quantize=int8.",
+                         lower_bound=1)
+    app.run(main)
