@@ -132,7 +132,7 @@ class GanIntClsRecipe(run_loop.Recipe):
         return sample
 
 
-def ensure_text_encoder(config):
+def ensure_text_encoder(config, max_minutes: float = 0.0):
     """Pretrains the shapes text encoder when its run is missing (`--auto_pretrain`)."""
     encoder_dir = config.encoder_dir or default_encoder_dir(config.dataset)
     if os.path.exists(os.path.join(encoder_dir, run_loop.CHECKPOINT_SUBDIR, "checkpoint")):
@@ -143,13 +143,13 @@ def ensure_text_encoder(config):
     encoder_config = CHAR_CNN_RNN_PRESETS["shapes"]
     encoder_config = config_lib.apply_overrides(
         encoder_config, [f"shapes_train={config.shapes_train}", f"shapes_test={config.shapes_test}",
-                         f"seed={config.seed}"])
+                         f"seed={config.seed}", f"max_minutes={max_minutes}"])
     char_cnn_rnn.train(encoder_config, encoder_dir)
 
 
-def train(config, model_dir, strategy="default", auto_pretrain=True, **kwargs):
+def train(config, model_dir, strategy="default", auto_pretrain=True, pretrain_minutes=0.0, **kwargs):
     if auto_pretrain:
-        ensure_text_encoder(config)
+        ensure_text_encoder(config, pretrain_minutes)
     return run_loop.train(GanIntClsRecipe(), config, model_dir, strategy, **kwargs)
 
 
@@ -158,7 +158,8 @@ def main(argv):
 
     def _run():
         config = common.resolve_config(GAN_INT_CLS_PRESETS)
-        train(config, common.default_model_dir(NAME, config.dataset), flags.FLAGS.strategy, flags.FLAGS.auto_pretrain)
+        train(config, common.default_model_dir(NAME, config.dataset), flags.FLAGS.strategy, flags.FLAGS.auto_pretrain,
+              flags.FLAGS.pretrain_minutes)
 
     run_main(_run)
 
@@ -166,4 +167,5 @@ def main(argv):
 if __name__ == "__main__":
     common.define_flags(GAN_INT_CLS_PRESETS)
     flags.DEFINE_bool("auto_pretrain", True, "Pretrain the shapes text encoder when it is missing.")
+    flags.DEFINE_float("pretrain_minutes", 0.0, "Time cap of that pretraining (0: the full preset).", lower_bound=0)
     app.run(main)
