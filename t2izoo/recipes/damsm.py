@@ -25,6 +25,7 @@ from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEnco
 from t2izoo.errors import ConfigError
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
+from t2izoo.trainers.checkpointing import make_checkpoint
 from t2izoo.trainers.damsm import DamsmTrainer
 from t2izoo.utils.cli import run_main
 
@@ -93,8 +94,8 @@ class DamsmRecipe(run_loop.Recipe):
         return int(trainer.text_optimizer.iterations.numpy())
 
     def checkpoint(self, trainer):
-        return tf.train.Checkpoint(trainer=trainer, text_optimizer=trainer.text_optimizer,
-                                   image_optimizer=trainer.image_optimizer)
+        # Explicit variable lists: tf.train.Checkpoint(trainer=...) misses Keras 3 sub-layers.
+        return make_checkpoint(trainer, [trainer.text_optimizer, trainer.image_optimizer])
 
     def example_batch(self, config, context):
         s = config.image_size
