@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from t2izoo.errors import ConfigError
 from t2izoo.utils.cli import run_main
@@ -66,6 +66,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def main(argv):
     del argv
     warnings.formatwarning = _one_line_warning
+    logging.set_verbosity(logging.WARNING)  # TF's SavedModel writer logs every step at INFO
 
     def _run():
         for line in export(FLAGS.model_dir, FLAGS.format, FLAGS.quantize, FLAGS.out, FLAGS.model_name,

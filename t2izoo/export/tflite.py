@@ -34,6 +34,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -107,7 +108,10 @@ def convert_saved_model(saved_model_dir: str, part, mode: str, num_samples: int 
         converter.representative_dataset = lambda: iter(samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        return converter.convert()
+        with warnings.catch_warnings():
+            # int8 calibration runs the converter's own (deprecated) tf.lite.Interpreter.
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            return converter.convert()
     except Exception as err:  # the converter raises ConverterError, ValueError, RuntimeError ...
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConversionError(f"TFLite conversion of {part.name} ({mode}) failed: {first}") from None
