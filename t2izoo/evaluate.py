@@ -109,7 +109,8 @@ def shapes_r_precision(predictions, image_indices, image_set, seed: int, num_spl
 
 
 def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 0,
-             inception_weights: str | None = None, verbose: bool = True, shapes_evaluator=None) -> dict:
+             inception_weights: str | None = None, verbose: bool = True, shapes_evaluator=None,
+             checkpoint_path: str | None = None) -> dict:
     """Runs `metrics` on `num_samples` generated images; appends the result to eval.jsonl."""
     from t2izoo.generate import Text2Image
 
@@ -118,7 +119,7 @@ def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 
         raise ConfigError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}")
     if num_samples < 10:
         raise ConfigError(f"--num_samples={num_samples}: at least 10 (metrics use 10 splits)")
-    t2i = Text2Image.load(model_dir)
+    t2i = Text2Image.load(model_dir, checkpoint_path)
     config = t2i.config
     if config.dataset != "shapes" and any(m in SHAPES_ONLY for m in metrics):
         raise ConfigError(f"{', '.join(SHAPES_ONLY)} need a shapes run; {model_dir} was trained on {config.dataset}")
@@ -194,7 +195,7 @@ def main(argv):
     def _run():
         metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
         result = evaluate(FLAGS.model_dir, metrics, FLAGS.num_samples, FLAGS.split, FLAGS.seed,
-                          FLAGS.inception_weights)
+                          FLAGS.inception_weights, checkpoint_path=FLAGS.checkpoint)
         print(json.dumps(result, indent=2))
 
     run_main(_run)
@@ -207,4 +208,5 @@ if __name__ == "__main__":
     flags.DEFINE_string("split", "test", "Split whose captions are used (shapes: test or novel).")
     flags.DEFINE_integer("seed", 0, "Noise and mismatched-caption seed.")
     flags.DEFINE_string("inception_weights", None, "Keras Inception-v3 weights file (fid, kid, is).")
+    flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the run's latest).")
     app.run(main)

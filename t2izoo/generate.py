@@ -61,9 +61,9 @@ class Text2Image:
         self.context = context
 
     @classmethod
-    def load(cls, model_dir: str) -> "Text2Image":
+    def load(cls, model_dir: str, checkpoint_path: str | None = None) -> "Text2Image":
         recipe, config = recipe_for(model_dir)
-        trainer, context = run_loop.restore_for_inference(recipe, config, model_dir)
+        trainer, context = run_loop.restore_for_inference(recipe, config, model_dir, checkpoint_path)
         return cls(recipe, config, trainer, context)
 
     def check_captions(self, captions) -> list:

@@ -218,10 +218,12 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     return trainer
 
 
-def restore_for_inference(recipe: Recipe, config, model_dir: str):
-    """Builds the trainer of a finished/paused run and restores its latest checkpoint."""
+def restore_for_inference(recipe: Recipe, config, model_dir: str, checkpoint_path: str | None = None):
+    """Builds the trainer of a finished/paused run and restores its latest (or the given) checkpoint."""
     ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-    latest = tf.train.latest_checkpoint(ckpt_dir)
+    latest = checkpoint_path or tf.train.latest_checkpoint(ckpt_dir)
+    if checkpoint_path and not os.path.exists(checkpoint_path + ".index"):
+        raise CheckpointError(f"no checkpoint at {checkpoint_path} (expected {checkpoint_path}.index)")
     if latest is None:
         raise CheckpointError(f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (train first, or "
                               "the run was stopped before its first save)")

@@ -1,0 +1,60 @@
+"""Accuracy-versus-training-time curve of a shapes run from kept checkpoints.
+
+    python benchmarks/accuracy_curve.py --model_dir=runs/gan_int_cls_shapes \
+        --checkpoints=DIR_WITH_ckpt-N_FILES --num_samples=1000 [--split=test]
+
+DIR holds copies of the run's checkpoints (the run keeps only its last 3) and `times.txt` lines
+"ckpt-N <unix mtime>"; minutes are counted from the run's first checkpoint minus one interval.
+Prints one row per checkpoint and writes <DIR>/curve_<split>.json.
+"""
+
+import argparse
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from t2izoo.evaluate import evaluate  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model_dir", required=True)
+    parser.add_argument("--checkpoints", required=True)
+    parser.add_argument("--num_samples", type=int, default=1000)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--every", type=int, default=1, help="evaluate every k-th checkpoint")
+    args = parser.parse_args()
+    times = {}
+    with open(os.path.join(args.checkpoints, "times.txt")) as f:
+        for line in f:
+            name, mtime = line.split()
+            times[name] = float(mtime)
+    names = sorted(times, key=lambda n: int(n.split("-")[1]))
+    steps = [int(n.split("-")[1]) for n in names]
+    # time origin: extrapolate one checkpoint interval back from the first checkpoint
+    if len(names) > 1:
+        per_step = (times[names[1]] - times[names[0]]) / (steps[1] - steps[0])
+        origin = times[names[0]] - per_step * steps[0]
+    else:
+        origin = times[names[0]]
+    rows = []
+    selected = names[:: args.every]
+    if names[-1] not in selected:
+        selected.append(names[-1])
+    print(f"{'step':>6} {'min':>6} {'color':>6} {'shape':>6} {'size':>6} {'pos':>6} {'object':>6} {'R-prec':>7}")
+    for name in selected:
+        result = evaluate(args.model_dir, ["shapes_acc", "shapes_r_precision"], args.num_samples, args.split,
+                          checkpoint_path=os.path.join(args.checkpoints, name), verbose=False)
+        row = {"step": result["step"], "minutes": round((times[name] - origin) / 60, 1),
+               **{k: result[f"acc_{k}"] for k in ("color", "shape", "size", "position", "object")},
+               "r_precision": result["shapes_r_precision"]}
+        rows.append(row)
+        print(f"{row['step']:6d} {row['minutes']:6.1f} {row['color']:6.3f} {row['shape']:6.3f} {row['size']:6.3f} "
+              f"{row['position']:6.3f} {row['object']:6.3f} {row['r_precision']:7.2f}", flush=True)
+    with open(os.path.join(args.checkpoints, f"curve_{args.split}.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
