@@ -86,6 +86,6 @@ GAN_INT_CLS_PRESETS = {
     "flowers": GanIntClsConfig(dataset="flowers"),
     "coco": GanIntClsConfig(dataset="coco", ngf=196, ndf=196, num_embeddings=3, num_epochs=200, lr_decay_epochs=40),
     # Same architecture and losses at CPU scale: narrower nets, same 64 px output.
-    "shapes": GanIntClsConfig(dataset="shapes", ngf=32, ndf=32, max_words=24, num_epochs=100, lr_decay_epochs=100,
+    "shapes": GanIntClsConfig(dataset="shapes", ngf=16, ndf=16, max_words=24, num_epochs=100, lr_decay_epochs=100,
                               checkpoint_every=250, sample_every=250, log_every=50),
 }

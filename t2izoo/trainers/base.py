@@ -20,7 +20,8 @@ class GANTrainer(keras.Model):
     created under the strategy scope, which gives each replica its own stream.
 
     EMA: `ema_decay` > 0 keeps an exponential moving average of the generator's trainable
-    weights (StackGAN++/AttnGAN `avg_param_G`), used by `ema_generator` for samples and export.
+    weights (StackGAN++/AttnGAN `avg_param_G`), used by `ema_generator` for samples and export;
+    the decay ramps up as min(ema_decay, (1 + t) / (10 + t)) over the first steps t.
     Like the PyTorch originals, batch-norm running statistics are taken from the live generator.
 
     Args:
@@ -122,7 +123,10 @@ class GANTrainer(keras.Model):
     def update_ema(self):
         if self.ema_decay <= 0:
             return
-        d = self.ema_decay
+        # Warm-up (as tf-models' EMA): early on the average would be mostly the random init,
+        # which makes the samples of short runs useless.
+        step = keras.ops.cast(self.g_optimizer.iterations, "float32")
+        d = keras.ops.minimum(self.ema_decay, (1.0 + step) / (10.0 + step))
         for ema, var in zip(self.ema_weights, self.generator.trainable_variables):
             ema.assign(d * ema + (1.0 - d) * var)
 
