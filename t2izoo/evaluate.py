@@ -63,28 +63,30 @@ def generate_samples(t2i, captions, seed: int, batch_size: int = 64, verbose: bo
 
 
 def shapes_log_likelihood(predictions: dict, attributes: np.ndarray) -> np.ndarray:
-    """Score of each image against candidate attribute sets.
+    """Log-likelihood of each candidate scene description under the evaluator's predictions.
 
     Args:
         predictions: evaluator logits for N images.
         attributes: int [N, M, objects, 5]: M candidate captions' attributes per image.
 
-    Returns: [N, M], the sum over the candidate's objects of log p(occupied) + log p(color) +
-        log p(shape) + log p(size) at the object's cell.
+    Returns: [N, M]: sum over the 9 cells of log p(empty) for cells the candidate leaves empty,
+        and log p(occupied) + log p(color) + log p(shape) + log p(size) at each object's cell;
+        so a candidate that omits a drawn object is penalised as much as one that adds one.
     """
     def log_softmax(x):
         x = x - x.max(-1, keepdims=True)
         return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
-    occ = -np.logaddexp(0.0, -predictions["occupancy"])  # log sigmoid, [N, 9]
+    logits = predictions["occupancy"]
+    log_occ, log_empty = -np.logaddexp(0.0, -logits), -np.logaddexp(0.0, logits)  # log sigmoid(+-l)
     heads = {c: log_softmax(predictions[name]) for c, name in
              ((ATTR_COLOR, "color"), (ATTR_SHAPE, "shape"), (ATTR_SIZE, "size"))}
     n_idx = np.arange(attributes.shape[0])[:, None]
-    score = np.zeros(attributes.shape[:2])
+    score = np.repeat(log_empty.sum(1, keepdims=True), attributes.shape[1], axis=1)
     for o in range(attributes.shape[2]):
         obj = attributes[:, :, o]
         cell = obj[..., ATTR_POSITION]
-        s = occ[n_idx, cell]
+        s = log_occ[n_idx, cell] - log_empty[n_idx, cell]
         for column, logp in heads.items():
             s = s + logp[n_idx, cell, obj[..., column]]
         score += np.where(obj[..., ATTR_PRESENT] > 0, s, 0.0)
