@@ -23,21 +23,24 @@ from t2izoo.utils.grid import save_captioned_grid
 
 def recipe_for(model_dir: str):
     """(recipe, config) of the run in `model_dir`, from the class named in its config.json."""
+    from t2izoo.configs.attngan import AttnGanConfig, DamsmConfig
     from t2izoo.configs.gan_int_cls import CharCnnRnnConfig, GanIntClsConfig
     from t2izoo.configs.stackgan import StackGanConfig, StackGanV2Config
+    from t2izoo.recipes.attngan import AttnGanRecipe
     from t2izoo.recipes.gan_int_cls import GanIntClsRecipe
     from t2izoo.recipes.stackgan import StackGanRecipe
     from t2izoo.recipes.stackgan_v2 import StackGanV2Recipe
 
     registry = {GanIntClsConfig.__name__: (GanIntClsConfig, GanIntClsRecipe),
                 StackGanConfig.__name__: (StackGanConfig, StackGanRecipe),
-                StackGanV2Config.__name__: (StackGanV2Config, StackGanV2Recipe)}
+                StackGanV2Config.__name__: (StackGanV2Config, StackGanV2Recipe),
+                AttnGanConfig.__name__: (AttnGanConfig, AttnGanRecipe)}
     path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
     if not os.path.exists(path):
         raise ConfigError(f"{model_dir} holds no {config_lib.CONFIG_FILENAME}: not a t2izoo run directory")
     with open(path) as f:
         name = json.load(f).get("class")
-    if name == CharCnnRnnConfig.__name__:
+    if name in (CharCnnRnnConfig.__name__, DamsmConfig.__name__):
         raise ConfigError(f"{model_dir} is a text-encoder pretraining run, not a generator")
     if name not in registry:
         raise ConfigError(f"{model_dir}: no generator recipe for config class {name!r}")
