@@ -24,6 +24,7 @@ def main():
     parser.add_argument("--num_samples", type=int, default=1000)
     parser.add_argument("--split", default="test")
     parser.add_argument("--every", type=int, default=1, help="evaluate every k-th checkpoint")
+    parser.add_argument("--live", action="store_true", help="the live generator instead of the EMA one")
     args = parser.parse_args()
     times = {}
     with open(os.path.join(args.checkpoints, "times.txt")) as f:
@@ -45,14 +46,16 @@ def main():
     print(f"{'step':>6} {'min':>6} {'color':>6} {'shape':>6} {'size':>6} {'pos':>6} {'object':>6} {'R-prec':>7}")
     for name in selected:
         result = evaluate(args.model_dir, ["shapes_acc", "shapes_r_precision"], args.num_samples, args.split,
-                          checkpoint_path=os.path.join(args.checkpoints, name), verbose=False)
+                          checkpoint_path=os.path.join(args.checkpoints, name), verbose=False,
+                          use_ema=not args.live)
         row = {"step": result["step"], "minutes": round((times[name] - origin) / 60, 1),
                **{k: result[f"acc_{k}"] for k in ("color", "shape", "size", "position", "object")},
                "r_precision": result["shapes_r_precision"]}
         rows.append(row)
         print(f"{row['step']:6d} {row['minutes']:6.1f} {row['color']:6.3f} {row['shape']:6.3f} {row['size']:6.3f} "
               f"{row['position']:6.3f} {row['object']:6.3f} {row['r_precision']:7.2f}", flush=True)
-    with open(os.path.join(args.checkpoints, f"curve_{args.split}.json"), "w") as f:
+    tag = "live" if args.live else "ema"
+    with open(os.path.join(args.checkpoints, f"curve_{args.split}_{tag}.json"), "w") as f:
         json.dump(rows, f, indent=1)
 
 

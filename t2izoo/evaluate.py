@@ -6,7 +6,8 @@
 Protocol (recorded with every result in <model_dir>/eval.jsonl):
   * sample k uses image k mod N of the split and its caption number (k div N) mod C, so
     num_samples > N cycles through the other captions (DM-GAN/DF-GAN draw 30k this way);
-  * one noise vector per sample from `--seed`; the EMA generator; its highest resolution;
+  * one noise vector per sample from `--seed`; the EMA generator (`--noema`: the live one,
+    recorded as `generator`); its highest resolution;
   * `shapes_acc`: the shapes evaluator judges each object the caption names at its grid cell
     (color, shape, size, position) -- accuracy of the evaluator itself on real test renders
     is reported beside it (`evaluator_real_*`);
@@ -112,7 +113,7 @@ def shapes_r_precision(predictions, image_indices, image_set, seed: int, num_spl
 
 def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 0,
              inception_weights: str | None = None, verbose: bool = True, shapes_evaluator=None,
-             checkpoint_path: str | None = None) -> dict:
+             checkpoint_path: str | None = None, use_ema: bool = True) -> dict:
     """Runs `metrics` on `num_samples` generated images; appends the result to eval.jsonl."""
     from t2izoo.generate import Text2Image
 
@@ -121,7 +122,7 @@ def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 
         raise ConfigError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}")
     if num_samples < 10:
         raise ConfigError(f"--num_samples={num_samples}: at least 10 (metrics use 10 splits)")
-    t2i = Text2Image.load(model_dir, checkpoint_path)
+    t2i = Text2Image.load(model_dir, checkpoint_path, use_ema)
     config = t2i.config
     if config.dataset != "shapes" and any(m in SHAPES_ONLY for m in metrics):
         raise ConfigError(f"{', '.join(SHAPES_ONLY)} need a shapes run; {model_dir} was trained on {config.dataset}")
@@ -130,6 +131,7 @@ def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 
     t0 = time.time()
     fake = generate_samples(t2i, captions, seed, verbose=verbose)
     result = {"model_dir": model_dir, "step": t2i.recipe.step(t2i.trainer), "split": split,
+              "generator": "ema" if use_ema else "live", "checkpoint": checkpoint_path or "latest",
               "num_samples": num_samples, "seed": seed, "resolution": int(fake.shape[1]),
               "generation_s": round(time.time() - t0, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     real_size = fake.shape[1]
@@ -197,7 +199,7 @@ def main(argv):
     def _run():
         metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
         result = evaluate(FLAGS.model_dir, metrics, FLAGS.num_samples, FLAGS.split, FLAGS.seed,
-                          FLAGS.inception_weights, checkpoint_path=FLAGS.checkpoint)
+                          FLAGS.inception_weights, checkpoint_path=FLAGS.checkpoint, use_ema=FLAGS.ema)
         print(json.dumps(result, indent=2))
 
     run_main(_run)
@@ -211,4 +213,5 @@ if __name__ == "__main__":
     flags.DEFINE_integer("seed", 0, "Noise and mismatched-caption seed.")
     flags.DEFINE_string("inception_weights", None, "Keras Inception-v3 weights file (fid, kid, is).")
     flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the run's latest).")
+    flags.DEFINE_bool("ema", True, "Evaluate the EMA generator (--noema: the live one).")
     app.run(main)

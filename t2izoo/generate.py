@@ -56,7 +56,8 @@ class Text2Image:
         >>> images = t2i(["a large red circle in the center"], num_per_caption=4, seed=0)
     """
 
-    def __init__(self, recipe, config, trainer, context):
+    def __init__(self, recipe, config, trainer, context, use_ema: bool = True):
+        self.use_ema = use_ema
         self.recipe = recipe
         self.config = config
         self.trainer = trainer
@@ -64,10 +65,10 @@ class Text2Image:
         self.context = context
 
     @classmethod
-    def load(cls, model_dir: str, checkpoint_path: str | None = None) -> "Text2Image":
+    def load(cls, model_dir: str, checkpoint_path: str | None = None, use_ema: bool = True) -> "Text2Image":
         recipe, config = recipe_for(model_dir)
         trainer, context = run_loop.restore_for_inference(recipe, config, model_dir, checkpoint_path)
-        return cls(recipe, config, trainer, context)
+        return cls(recipe, config, trainer, context, use_ema)
 
     def check_captions(self, captions) -> list:
         checked = []
@@ -84,7 +85,7 @@ class Text2Image:
         conditioning = {k: tf.repeat(v, num_per_caption, axis=0) for k, v in conditioning.items()}
         n = len(captions) * num_per_caption
         noise = tf.constant(np.random.default_rng(seed).normal(size=(n, self.config.z_dim)), tf.float32)
-        images = self.trainer.generate(conditioning, noise).numpy()
+        images = self.trainer.generate(conditioning, noise, use_ema=self.use_ema).numpy()
         return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
