@@ -5,7 +5,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 
 from t2izoo.data import pipeline, shapes, text  # noqa: E402
 

@@ -145,10 +145,11 @@ class AttnGanRecipe(run_loop.Recipe):
         print(f"[{NAME}] attention figures: {path}")
 
 
-def write_attention_figures(recipe, trainer, captions, model_dir, tag, seed=0, top_k=5):
-    """Generates one image per caption (EMA G) and saves attention/<tag>.png; returns its path."""
+def write_attention_figures(recipe, trainer, captions, model_dir, tag, seed=0, top_k=5, use_ema=True):
+    """Generates one image per caption (EMA G unless `use_ema` is False) and saves
+    attention/<tag>.png; returns its path."""
     cond = recipe.conditioning(trainer, captions)
-    images, maps, _ = trainer.generate_details(cond, recipe.fixed_noise(trainer, len(captions), seed + 2))
+    images, maps, _ = trainer.generate_details(cond, recipe.fixed_noise(trainer, len(captions), seed + 2), use_ema)
     path = os.path.join(model_dir, ATTENTION_DIR, f"{tag}.png")
     return save_attention_figures(path, captions, [x.numpy() for x in images], [m.numpy() for m in maps],
                                   cond["tokens"].numpy(), cond["lengths"].numpy(), recipe.vocab, top_k)

@@ -36,5 +36,15 @@ def resolve_config(presets: dict):
     return config_lib.apply_overrides(config, FLAGS.override)
 
 
+def halving_adam(config, steps_per_epoch: int):
+    """Adam(lr, beta_1) whose learning rate halves every `config.lr_decay_epochs` epochs
+    (icml2016's and StackGAN's schedule)."""
+    import keras
+
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, decay_steps=config.lr_decay_epochs * steps_per_epoch, decay_rate=0.5, staircase=True)
+    return keras.optimizers.Adam(schedule, beta_1=config.beta_1)
+
+
 def default_model_dir(recipe_name: str, dataset: str) -> str:
     return FLAGS.model_dir or os.path.join("runs", f"{recipe_name}_{dataset}")

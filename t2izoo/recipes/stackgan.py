@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 
-import keras
 import tensorflow as tf
 from absl import app, flags
 
@@ -107,13 +106,9 @@ class StackGanRecipe(frozen_text.FrozenCharCnnRnnMixin, run_loop.Recipe):
                                   stage1_generator=stage1, image_size=config.output_size, kl_coeff=config.kl_coeff,
                                   z_dim=config.z_dim, ema_decay=config.ema_decay, seed=config.seed)
 
-        def adam():
-            schedule = keras.optimizers.schedules.ExponentialDecay(
-                config.learning_rate, decay_steps=config.lr_decay_epochs * context["steps_per_epoch"],
-                decay_rate=0.5, staircase=True)
-            return keras.optimizers.Adam(schedule, beta_1=config.beta_1)
-
-        trainer.compile(g_optimizer=adam(), d_optimizer=adam(), jit_compile=False)
+        steps = context["steps_per_epoch"]
+        trainer.compile(g_optimizer=common.halving_adam(config, steps), d_optimizer=common.halving_adam(config, steps),
+                        jit_compile=False)
         return trainer
 
     def example_batch(self, config, context):

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -58,6 +60,17 @@ def check_train_step(trainer, batch, min_change=1e-7):
     return logs
 
 
+@functools.lru_cache(maxsize=None)
+def mirrored_strategy(devices=("/cpu:0", "/cpu:1")):
+    """One MirroredStrategy per device set for the whole process.
+
+    Separate strategy instances in one process reuse collective instance keys, so a second
+    one's synchronised batch norm can meet the first one's all-reduce ("Shape mismatch in the
+    collective instance").
+    """
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
 def check_mirrored_matches_single(make_trainer, batch, atol=2e-5, devices=("/cpu:0", "/cpu:1")):
     """One step on a global batch under MirroredStrategy == one step on one device.
 
@@ -68,8 +81,7 @@ def check_mirrored_matches_single(make_trainer, batch, atol=2e-5, devices=("/cpu
     batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}
     single = make_trainer()
     single.build_from_batch(batch)
-    mirrored_strategy = tf.distribute.MirroredStrategy(list(devices))
-    with mirrored_strategy.scope():
+    with mirrored_strategy(tuple(devices)).scope():
         mirrored = make_trainer()
         mirrored.build_from_batch(batch)
     for src, dst in ((single.generator, mirrored.generator), (single.discriminator, mirrored.discriminator)):

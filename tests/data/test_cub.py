@@ -124,7 +124,7 @@ def test_pipeline_batches_from_cub(tmp_path):
     from t2izoo.data.pipeline import PipelineOptions, make_dataset
     from t2izoo.data.text import Vocabulary
 
-    info = fixtures.write_cub_fixture(tmp_path, num_classes=5, images_per_class=3, size=(80, 60), test_classes=1)
+    fixtures.write_cub_fixture(tmp_path, num_classes=5, images_per_class=3, size=(80, 60), test_classes=1)
     ds = load_split("cub", "train", root=str(tmp_path), image_size=32)
     vocab = Vocabulary.build([c for caps in ds.captions for c in caps])
     options = PipelineOptions(image_sizes=(16, 32), batch_size=6, max_words=18, training=True, seed=1)

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from t2izoo.data import pipeline, shapes, text
 from t2izoo.errors import DataError
+from t2izoo.testing import gan_checks
 
 CFG = shapes.ShapesConfig(num_train=200, num_test=40, num_novel=20, seed=2)
 
@@ -82,7 +83,7 @@ def test_embeddings_are_means_of_the_images_captions(train_set, vocab, rng):
 
 
 def test_split_over_replicas(train_set, vocab):
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = gan_checks.mirrored_strategy()
     opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=8, seed=1)
     ds = strategy.experimental_distribute_dataset(pipeline.make_dataset(train_set, vocab, opts))
     batch = next(iter(ds))
