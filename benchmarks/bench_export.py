@@ -89,37 +89,47 @@ def bench_tflite(model_dir, out, loaded, samples: int, runs: int, calibration: i
 def run_concurrent(call, clients: int, per_client: int) -> dict:
     """`clients` threads each make `per_client` calls after one untimed warm-up call.
 
-    Latency is per call; throughput is calls / (last end - first start) of the timed calls.
+    Latency is per successful call; throughput is successful calls / (last end - first start);
+    failed calls are counted (`errors`, with the first message) instead of stopping the run.
     """
     spans, errors = [], []
     lock = threading.Lock()
     barrier = threading.Barrier(clients)
 
     def worker(index):
-        local = []
+        local, failed = [], []
         try:
             call(index)  # warm-up (connections, first trace)
+        except Exception as e:  # counted below
+            failed.append(repr(e))
+        try:
             barrier.wait(timeout=300)
-            for _ in range(per_client):
-                t0 = time.perf_counter()
+        except threading.BrokenBarrierError:
+            pass
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            try:
                 call(index)
-                local.append((t0, time.perf_counter()))
-        except Exception as e:  # reported below
-            errors.append(repr(e))
+            except Exception as e:  # counted below
+                failed.append(repr(e))
+                continue
+            local.append((t0, time.perf_counter()))
         with lock:
             spans.extend(local)
+            errors.extend(failed)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    if errors:
-        raise RuntimeError(f"{len(errors)} clients failed, e.g. {errors[0]}")
+    if not spans:
+        raise RuntimeError(f"every call failed, e.g. {errors[0] if errors else '?'}")
     latencies = [end - start for start, end in spans]
     wall = max(end for _, end in spans) - min(start for start, _ in spans)
     return {"p50_ms": 1e3 * percentile(latencies, 50), "p95_ms": 1e3 * percentile(latencies, 95),
-            "throughput_rps": len(latencies) / wall, "requests": len(latencies)}
+            "throughput_rps": len(latencies) / wall, "requests": len(latencies), "errors": len(errors),
+            "first_error": errors[0] if errors else ""}
 
 
 def bench_serving(model_dir, out, loaded, per_client: int, concurrency) -> dict:
@@ -163,8 +173,9 @@ def bench_serving(model_dir, out, loaded, per_client: int, concurrency) -> dict:
                     batches = after["batches"] - before.get("batches", 0)
                     row["mean_requests_per_batch"] = (after["requests"] - before.get("requests", 0)) / max(batches, 1)
                 results[f"{name}@{clients_count}"] = row
+                failures = f"  {row['errors']} failed: {row['first_error'][:120]}" if row["errors"] else ""
                 print(f"  {name:6s} x{clients_count:<3d} p50 {row['p50_ms']:8.1f} ms  p95 {row['p95_ms']:8.1f} ms  "
-                      f"{row['throughput_rps']:7.1f} req/s", flush=True)
+                      f"{row['throughput_rps']:7.1f} req/s{failures}", flush=True)
         for pool in clients.values():
             for c in pool:
                 if hasattr(c, "close"):

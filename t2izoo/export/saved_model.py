@@ -372,9 +372,7 @@ def check_checkpoint(model_dir: str) -> str:
         raise CheckpointError(
             f"{model_dir} has no checkpoint in {run_loop.CHECKPOINT_SUBDIR}/ (no 'checkpoint' state file "
             f"naming a saved step): train first, or wait for the first save")
-    latest = state.model_checkpoint_path
-    if not os.path.isabs(latest):
-        latest = os.path.join(ckpt_dir, latest)
+    latest = state.model_checkpoint_path  # already joined to ckpt_dir when stored relative
     if not os.path.exists(latest + ".index"):
         raise CheckpointError(f"checkpoint {latest} is half-written: {os.path.basename(latest)}.index is missing")
     try:

@@ -328,6 +328,8 @@ def test_bad_flags_fail_in_one_line_without_loading_tensorflow(run_dir, tmp_path
 
 @pytest.mark.slow  # a TensorFlow subprocess
 def test_missing_or_half_written_checkpoints_give_clear_errors(run_dir, tmp_path):
+    relative = os.path.relpath(run_dir)
+    assert os.path.exists(sm.check_checkpoint(relative) + ".index")  # a model_dir given relative to the cwd
     broken = tmp_path / "run"
     shutil.copytree(run_dir, broken)
     ckpt = broken / "checkpoints"
