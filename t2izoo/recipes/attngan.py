@@ -20,7 +20,7 @@ import shutil
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import app
 
 from t2izoo.configs import base as config_lib
 from t2izoo.configs.attngan import ATTNGAN_PRESETS, DAMSM_PRESETS, DamsmConfig
@@ -33,7 +33,6 @@ from t2izoo.recipes import common, damsm
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.attngan import AttnGanTrainer
 from t2izoo.utils.attention_maps import save_attention_figures
-from t2izoo.utils.cli import run_main
 
 NAME = "attngan"
 DAMSM_CONFIG = "damsm_config.json"  # the DAMSM run's config, kept so the run dir alone can sample
@@ -183,17 +182,10 @@ def train(config, model_dir, strategy="default", auto_pretrain=True):
     return run_loop.train(AttnGanRecipe(), config, model_dir, strategy)
 
 
-def main(argv):
-    del argv
-
-    def _run():
-        config = common.resolve_config(ATTNGAN_PRESETS)
-        train(config, common.default_model_dir(NAME, config.dataset), flags.FLAGS.strategy, flags.FLAGS.auto_pretrain)
-
-    run_main(_run)
+main = common.recipe_main(ATTNGAN_PRESETS, NAME, train, ("auto_pretrain",))
 
 
 if __name__ == "__main__":
     common.define_flags(ATTNGAN_PRESETS)
-    flags.DEFINE_bool("auto_pretrain", True, "Pretrain the shapes DAMSM when it is missing.")
+    common.define_auto_pretrain_flag("DAMSM")
     app.run(main)

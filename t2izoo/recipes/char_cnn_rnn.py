@@ -24,7 +24,6 @@ from t2izoo.errors import ConfigError
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.sje import SjeTrainer
-from t2izoo.utils.cli import run_main
 
 NAME = "char_cnn_rnn"
 
@@ -70,8 +69,14 @@ class CharCnnRnnRecipe(run_loop.Recipe):
         score = retrieval_r_precision(trainer, config)
         print(f"[{NAME}] test R-precision (caption -> image, 1 true + 99 other-class captions): "
               f"{score[0]:.1f} +- {score[1]:.1f} %")
+        lines = [f"r_precision_mean={score[0]:.2f} r_precision_std={score[1]:.2f}"]
+        if config.dataset == "shapes":
+            probe = shapes_attribute_probe(trainer.text_encoder, config)
+            print(f"[{NAME}] linear probe of the caption embedding (one-object test captions): "
+                  + ", ".join(f"{k} {100 * v:.1f} %" for k, v in probe.items()))
+            lines += [f"probe_{k}={100 * v:.2f}" for k, v in probe.items()]
         with open(os.path.join(model_dir, "retrieval.txt"), "w") as f:
-            f.write(f"r_precision_mean={score[0]:.2f} r_precision_std={score[1]:.2f}\n")
+            f.write("\n".join(lines) + "\n")
 
 
 def encode_captions(text_encoder, captions, batch_size: int = 256) -> np.ndarray:
@@ -97,6 +102,28 @@ def retrieval_r_precision(trainer, config, num_images: int = 1000):
     return r_precision(image_vecs, text_vecs, mismatched_indices=mismatched)
 
 
+def shapes_attribute_probe(text_encoder, config, num_images: int = 2000) -> dict:
+    """Linear-probe accuracy of each attribute from caption embeddings of one-object scenes.
+
+    Fit on train-split captions, scored on test-split captions: how much of the colour, shape,
+    size and position a GAN conditioned on this embedding can read from it.
+    """
+    from t2izoo.data.shapes import ATTR_PRESENT, ATTRIBUTE_NAMES
+    from t2izoo.metrics.linear_probe import linear_probe_accuracy
+
+    def features(split, seed):
+        images = run_loop.load_dataset(config, split)
+        rng = np.random.default_rng(seed)
+        single = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == 0)[:num_images]
+        captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in single]
+        return encode_captions(text_encoder, captions), images.attributes[single, 0]
+
+    x_train, a_train = features("train", config.seed)
+    x_test, a_test = features("test", config.seed + 1)
+    return {name: linear_probe_accuracy(x_train, a_train[:, k + 1], x_test, a_test[:, k + 1])
+            for k, name in enumerate(ATTRIBUTE_NAMES)}
+
+
 def load_text_encoder(encoder_dir: str) -> CharCnnRnnEncoder:
     """The frozen text encoder of a finished pretraining run."""
     config = config_lib.load_config(CharCnnRnnConfig, encoder_dir)
@@ -110,14 +137,7 @@ def train(config, model_dir, strategy="default", **kwargs):
     return run_loop.train(CharCnnRnnRecipe(), config, model_dir, strategy, **kwargs)
 
 
-def main(argv):
-    del argv
-
-    def _run():
-        config = common.resolve_config(CHAR_CNN_RNN_PRESETS)
-        train(config, common.default_model_dir(NAME, config.dataset), common.FLAGS.strategy)
-
-    run_main(_run)
+main = common.recipe_main(CHAR_CNN_RNN_PRESETS, NAME, train)
 
 
 if __name__ == "__main__":

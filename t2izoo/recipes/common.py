@@ -10,6 +10,7 @@ from absl import flags
 from t2izoo.configs import base as config_lib
 from t2izoo.data.datasets import DATASETS
 from t2izoo.trainers.run_loop import STRATEGIES
+from t2izoo.utils.cli import run_main
 
 FLAGS = flags.FLAGS
 
@@ -48,3 +49,24 @@ def halving_adam(config, steps_per_epoch: int):
 
 def default_model_dir(recipe_name: str, dataset: str) -> str:
     return FLAGS.model_dir or os.path.join("runs", f"{recipe_name}_{dataset}")
+
+
+def recipe_main(presets: dict, name: str, train_fn, flag_args: tuple = ()):
+    """The absl `main` of a recipe module: resolve the config, pick the run directory and call
+    `train_fn(config, model_dir, strategy, *[FLAGS.<f> for f in flag_args])`, with bad flags,
+    paths or data reported as one line."""
+    def main(argv):
+        del argv
+
+        def _run():
+            config = resolve_config(presets)
+            extra = [FLAGS[f].value for f in flag_args]
+            return train_fn(config, default_model_dir(name, config.dataset), FLAGS.strategy, *extra)
+
+        run_main(_run)
+
+    return main
+
+
+def define_auto_pretrain_flag(what: str):
+    flags.DEFINE_bool("auto_pretrain", True, f"Pretrain the shapes {what} when it is missing.")

@@ -27,7 +27,6 @@ from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.checkpointing import make_checkpoint
 from t2izoo.trainers.damsm import DamsmTrainer
-from t2izoo.utils.cli import run_main
 
 NAME = "damsm"
 
@@ -158,14 +157,7 @@ def train(config, model_dir, strategy="default"):
     return run_loop.train(DamsmRecipe(), config, model_dir, strategy)
 
 
-def main(argv):
-    del argv
-
-    def _run():
-        config = common.resolve_config(DAMSM_PRESETS)
-        train(config, common.default_model_dir(NAME, config.dataset), common.FLAGS.strategy)
-
-    run_main(_run)
+main = common.recipe_main(DAMSM_PRESETS, NAME, train)
 
 
 if __name__ == "__main__":

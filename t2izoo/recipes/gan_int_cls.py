@@ -27,7 +27,6 @@ from t2izoo.generators.dcgan_generator import DCGANGenerator
 from t2izoo.recipes import char_cnn_rnn, common
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.gan_int_cls import GanIntClsTrainer
-from t2izoo.utils.cli import run_main
 
 NAME = "gan_int_cls"
 ENCODER_CONFIG = "text_encoder.json"
@@ -148,19 +147,11 @@ def train(config, model_dir, strategy="default", auto_pretrain=True, pretrain_mi
     return run_loop.train(GanIntClsRecipe(), config, model_dir, strategy, **kwargs)
 
 
-def main(argv):
-    del argv
-
-    def _run():
-        config = common.resolve_config(GAN_INT_CLS_PRESETS)
-        train(config, common.default_model_dir(NAME, config.dataset), flags.FLAGS.strategy, flags.FLAGS.auto_pretrain,
-              flags.FLAGS.pretrain_minutes)
-
-    run_main(_run)
+main = common.recipe_main(GAN_INT_CLS_PRESETS, NAME, train, ("auto_pretrain", "pretrain_minutes"))
 
 
 if __name__ == "__main__":
     common.define_flags(GAN_INT_CLS_PRESETS)
-    flags.DEFINE_bool("auto_pretrain", True, "Pretrain the shapes text encoder when it is missing.")
+    common.define_auto_pretrain_flag("text encoder")
     flags.DEFINE_float("pretrain_minutes", 0.0, "Time cap of that pretraining (0: the full preset).", lower_bound=0)
     app.run(main)

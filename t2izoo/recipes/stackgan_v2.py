@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-from absl import app, flags
+from absl import app
 
 from t2izoo.configs.stackgan import STACKGAN_V2_PRESETS
 from t2izoo.discriminators.stage import MultiScaleDiscriminator, StageDiscriminator
@@ -18,7 +18,6 @@ from t2izoo.recipes import common, frozen_text
 from t2izoo.recipes.gan_int_cls import ensure_text_encoder
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.stackgan_v2 import StackGanV2Trainer
-from t2izoo.utils.cli import run_main
 
 NAME = "stackgan_v2"
 
@@ -63,17 +62,10 @@ def train(config, model_dir, strategy="default", auto_pretrain=True):
     return run_loop.train(StackGanV2Recipe(), config, model_dir, strategy)
 
 
-def main(argv):
-    del argv
-
-    def _run():
-        config = common.resolve_config(STACKGAN_V2_PRESETS)
-        train(config, common.default_model_dir(NAME, config.dataset), flags.FLAGS.strategy, flags.FLAGS.auto_pretrain)
-
-    run_main(_run)
+main = common.recipe_main(STACKGAN_V2_PRESETS, NAME, train, ("auto_pretrain",))
 
 
 if __name__ == "__main__":
     common.define_flags(STACKGAN_V2_PRESETS)
-    flags.DEFINE_bool("auto_pretrain", True, "Pretrain the shapes text encoder when it is missing.")
+    common.define_auto_pretrain_flag("text encoder")
     app.run(main)
