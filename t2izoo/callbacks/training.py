@@ -27,9 +27,11 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.every = every
         self.last_saved = None
 
-    def save(self):
+    def save(self, force: bool = False):
+        """Saves unless this step is already saved (`force`: save again, e.g. after the
+        final batch-norm re-estimation changed the statistics)."""
         step = self.step_fn()
-        if step != self.last_saved:
+        if force or step != self.last_saved:
             self.manager.save(checkpoint_number=step)
             self.last_saved = step
             logging.info("checkpoint saved at step %d: %s", step, self.manager.latest_checkpoint)

@@ -25,10 +25,12 @@ from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEnco
 from t2izoo.errors import ConfigError
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
+from t2izoo.utils.batch_norm import recompute_batch_norm_statistics
 from t2izoo.trainers.checkpointing import make_checkpoint
 from t2izoo.trainers.damsm import DamsmTrainer
 
 NAME = "damsm"
+BN_BATCHES = 100  # training batches that re-estimate the small-CNN image encoder's BN statistics
 
 
 class EpochDecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
@@ -100,6 +102,15 @@ class DamsmRecipe(run_loop.Recipe):
         s = config.image_size
         return {"tokens": tf.ones((2, config.max_words), tf.int32), "lengths": tf.constant([config.max_words, 1]),
                 f"image_{s}": tf.zeros((2, s, s, 3)), "class_ids": tf.constant([0, 1])}
+
+    def finalize(self, trainer, config, context, batches):
+        """Precise BN for the small-CNN image encoder (AttnGAN later runs it with training=False,
+        so stale running averages would corrupt its DAMSM loss); Inception stays frozen."""
+        if config.image_encoder != "small_cnn":
+            return
+        key = f"image_{config.image_size}"
+        recompute_batch_norm_statistics(trainer.image_encoder, batches(BN_BATCHES),
+                                        lambda b: trainer.image_encoder(b[key], training=True))
 
     def finish(self, trainer, config, context, model_dir):
         mean, std = retrieval_r_precision(trainer.text_encoder, trainer.image_encoder, context["vocab"], config)

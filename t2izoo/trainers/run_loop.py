@@ -116,6 +116,10 @@ class Recipe:
         """Recipe-specific set-up before building (e.g. loading a pretrained encoder)."""
         return {}
 
+    def finalize(self, trainer, config, context: dict, batches):
+        """Called after the last step, before the final checkpoint is written: e.g. to re-estimate
+        batch-norm statistics. `batches(n)` yields n training batches as tensors."""
+
     def finish(self, trainer, config, context: dict, model_dir: str):
         """Called after training (e.g. to report a retrieval score)."""
 
@@ -203,7 +207,9 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     t0 = time.time()
     trainer.fit(dataset, epochs=math.ceil(last_step / log_every) + 1, steps_per_epoch=log_every,
                 initial_epoch=start // log_every, callbacks=callbacks, verbose=verbose)
-    checkpointer.save()
+    recipe.finalize(trainer, config, context,
+                    lambda n: (tensor_batch(assembler(s)) for s in range(n)))
+    checkpointer.save(force=True)
     if grids is not None:
         path = grids.write()
         print(f"sample grid: {path}")
