@@ -153,11 +153,12 @@ def save_png(images: np.ndarray, path: str, columns: Optional[int] = None) -> st
     return path
 
 
-class GrpcClient:
-    """TF Serving PredictionService client sending captions and returning images.
+class _Client:
+    """What both clients share: the request (captions, optional seeds) and the answer's checks;
+    a subclass connects (`_connect`) and sends (`_predict`) with its protocol.
 
     Args:
-        server: "host:port" of the gRPC endpoint (TF Serving's --port, 8500 by default).
+        server: "host:port" of the endpoint.
         model_name: served model name.
         signature_name: signature to call.
         version: model version; the latest when None.
@@ -167,17 +168,62 @@ class GrpcClient:
 
     def __init__(self, server: str, model_name: str, signature_name: str = DEFAULT_SIGNATURE,
                  version: Optional[int] = None, timeout: float = 60.0, output_key: str = "images"):
-        import grpc
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
-
         self.server = server
         self.model_name = model_name
         self.signature_name = signature_name
         self.version = version
         self.timeout = timeout
         self.output_key = output_key
+        self._connect()
+
+    def _connect(self):
+        pass
+
+    def predict(self, captions: Union[str, Sequence[str]], seed=None) -> np.ndarray:
+        """Generates one image per caption.
+
+        Args:
+            captions: one caption or a list.
+            seed: None (the signature's own behaviour), an int (seed + i for caption i) or
+                one int per caption; sent as the int32 `seed` input.
+
+        Returns:
+            uint8 [len(captions), H, W, 3].
+
+        Raises:
+            ServerResponseError: the server refused the request or is unreachable.
+        """
+        inputs = {"captions": _caption_bytes(captions)}
+        seeds = _seeds(seed, len(inputs["captions"]))
+        if seeds is not None:
+            inputs["seed"] = seeds
+        outputs = self._predict(inputs)
+        if self.output_key not in outputs:
+            raise T2IError(f"the response has no output {self.output_key!r} (outputs: {sorted(outputs)})")
+        return check_images(self._array(outputs[self.output_key]))
+
+    def _predict(self, inputs: dict):
+        """Sends {"captions": [bytes], "seed": [int] (optional)}; returns the outputs by name."""
+        raise NotImplementedError
+
+    def _array(self, value) -> np.ndarray:
+        return np.asarray(value)
+
+
+class GrpcClient(_Client):
+    """TF Serving PredictionService client sending captions and returning images.
+
+    Args:
+        server: "host:port" of the gRPC endpoint (TF Serving's --port, 8500 by default).
+        model_name, signature_name, version, timeout, output_key: see `_Client`.
+    """
+
+    def _connect(self):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
         self._channel = grpc.insecure_channel(
-            server, options=[("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+            self.server, options=[("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
                              ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES)])
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
@@ -198,35 +244,22 @@ class GrpcClient:
                     "UNAVAILABLE", f"cannot reach gRPC server at {self.server}: {details}") from None
             raise ServerResponseError(code.name, details) from None
 
-    def predict(self, captions: Union[str, Sequence[str]], seed=None) -> np.ndarray:
-        """Generates one image per caption.
-
-        Args:
-            captions: one caption or a list.
-            seed: None (the signature's own behaviour), an int (seed + i for caption i) or
-                one int per caption; sent as the int32 `seed` input.
-
-        Returns:
-            uint8 [len(captions), H, W, 3].
-
-        Raises:
-            ServerResponseError: the server refused the request or is unreachable.
-        """
+    def _predict(self, inputs):
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
-        captions = _caption_bytes(captions)
         request = predict_pb2.PredictRequest()
         self._model_spec(request.model_spec)
         request.model_spec.signature_name = self.signature_name
-        request.inputs["captions"].CopyFrom(tf.make_tensor_proto(captions, dtype=tf.string))
-        seeds = _seeds(seed, len(captions))
-        if seeds is not None:
-            request.inputs["seed"].CopyFrom(tf.make_tensor_proto(seeds, dtype=tf.int32))
-        response = self._call(self.stub.Predict, request)
-        if self.output_key not in response.outputs:
-            raise T2IError(f"the response has no output {self.output_key!r} (outputs: {sorted(response.outputs)})")
-        return check_images(tf.make_ndarray(response.outputs[self.output_key]))
+        dtypes = {"captions": tf.string, "seed": tf.int32}
+        for name, value in inputs.items():
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(value, dtype=dtypes[name]))
+        return self._call(self.stub.Predict, request).outputs
+
+    def _array(self, value):
+        import tensorflow as tf
+
+        return tf.make_ndarray(value)
 
     def metadata(self) -> dict:
         """The model's signatures, as {"model_spec": ..., "signature_def": {name: SignatureDef dict}}."""
@@ -252,27 +285,18 @@ class GrpcClient:
         self.close()
 
 
-class RestClient:
+class RestClient(_Client):
     """TF Serving REST client sending captions and returning images (standard library only).
 
     Args:
         server: "host:port" or "http://host:port" of the REST endpoint (TF Serving's
             --rest_api_port, 8501 by default).
-        model_name: served model name.
-        signature_name: signature to call.
-        version: model version; the latest when None.
-        timeout: seconds per call.
-        output_key: the output holding the images.
+        model_name, signature_name, version, timeout, output_key: see `_Client`.
     """
 
-    def __init__(self, server: str, model_name: str, signature_name: str = DEFAULT_SIGNATURE,
-                 version: Optional[int] = None, timeout: float = 60.0, output_key: str = "images"):
-        self.base_url = server.rstrip("/") if "://" in server else f"http://{server.rstrip('/')}"
-        self.model_name = model_name
-        self.signature_name = signature_name
-        self.version = version
-        self.timeout = timeout
-        self.output_key = output_key
+    def _connect(self):
+        server = self.server.rstrip("/")
+        self.base_url = server if "://" in server else f"http://{server}"
 
     def model_url(self) -> str:
         url = f"{self.base_url}/v1/models/{self.model_name}"
@@ -306,24 +330,17 @@ class RestClient:
         except ValueError:
             raise T2IError(f"{url} answered with something that is not JSON: {body[:60]!r}") from None
 
-    def predict(self, captions: Union[str, Sequence[str]], seed=None) -> np.ndarray:
-        """Generates one image per caption (see `GrpcClient.predict`)."""
-        inputs = {"captions": [
-            c.decode("utf-8") if _is_utf8(c) else {"b64": base64.b64encode(c).decode("ascii")}
-            for c in _caption_bytes(captions)]}
-        seeds = _seeds(seed, len(inputs["captions"]))
-        if seeds is not None:
-            inputs["seed"] = seeds
+    def _predict(self, inputs):
+        captions = [c.decode("utf-8") if _is_utf8(c) else {"b64": base64.b64encode(c).decode("ascii")}
+                    for c in inputs["captions"]]
+        inputs = dict(inputs, captions=captions)
         answer = self.request("POST", self.model_url() + ":predict",
                               {"signature_name": self.signature_name, "inputs": inputs})
         outputs = answer.get("outputs") if isinstance(answer, dict) else None
-        if isinstance(outputs, dict):
-            if self.output_key not in outputs:
-                raise T2IError(f"the response has no output {self.output_key!r} (outputs: {sorted(outputs)})")
-            outputs = outputs[self.output_key]
         if outputs is None:
             raise T2IError("the response has no \"outputs\"")
-        return check_images(np.asarray(outputs))
+        # The columnar format does not wrap a single output in its name.
+        return outputs if isinstance(outputs, dict) else {self.output_key: outputs}
 
     def metadata(self) -> dict:
         """The model's signatures, as {"model_spec": ..., "signature_def": {name: SignatureDef dict}}."""
