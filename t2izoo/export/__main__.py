@@ -3,8 +3,10 @@
     python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=saved_model --out=/tmp/export
     python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=tflite --quantize=int8 --out=/tmp/export
 
+Every generator recipe exports (GAN-INT-CLS, StackGAN Stage-I/II, StackGAN++, AttnGAN).
 SavedModels go to `OUT/<model_name>/<version>/` (TF Serving's layout), TFLite files to
-`OUT/<model_name>/tflite/`. Mistakes (missing or half-written checkpoint, unknown format or
+`OUT/<model_name>/tflite/`; `--int8_keep_float=TANH,...` leaves named generator ops out of
+full-integer quantization (see t2izoo/export/tflite.py). Mistakes (missing or half-written checkpoint, unknown format or
 quantize mode, an existing version) print one line starting with "error:" and exit 2.
 """
 
@@ -25,7 +27,7 @@ QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 FLAGS = flags.FLAGS
 
 
-def check_flags(fmt: str, quantize: str, model_dir: str):
+def check_flags(fmt: str, quantize: str, model_dir: str, keep_float=()):
     """Checks what can be checked without TensorFlow, so a typo fails in a fraction of a second."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format={fmt!r}; choose saved_model or tflite")
@@ -33,14 +35,17 @@ def check_flags(fmt: str, quantize: str, model_dir: str):
         raise ConfigError(f"unknown --quantize={quantize!r}; choose one of {', '.join(QUANTIZE_MODES)}")
     if fmt == "saved_model" and quantize != "none":
         raise ConfigError(f"--quantize={quantize} applies to --format=tflite only (SavedModels stay float32)")
+    if keep_float and quantize != "int8":
+        raise ConfigError("--int8_keep_float applies to --quantize=int8 only")
     if not os.path.isdir(model_dir):
         raise ConfigError(f"--model_dir={model_dir} does not exist")
 
 
 def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_size=1,
-           num_samples=200) -> list:
+           num_samples=200, keep_float=()) -> list:
     """Runs one export and returns the lines to print."""
-    check_flags(fmt, quantize, model_dir)
+    keep_float = [k.strip() for k in keep_float if k.strip()]
+    check_flags(fmt, quantize, model_dir, keep_float)
     if fmt == "saved_model":
         from t2izoo.export import saved_model
 
@@ -53,7 +58,8 @@ def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_s
                 f"--model_name={result.model_name}"]
     from t2izoo.export import tflite
 
-    result = tflite.export_tflite(model_dir, out, quantize, model_name, batch_size, num_samples)
+    result = tflite.export_tflite(model_dir, out, quantize, model_name, batch_size, num_samples,
+                                  keep_float=keep_float)
     lines = [f"wrote {path} ({result['bytes'][part]:,} bytes)" for part, path in result["files"].items()]
     return lines + [f"on-device pipeline and tokenization: {os.path.join(result['dir'], tflite.MODEL_INFO)} "
                     f"({result['seconds']:.1f} s)"]
@@ -70,7 +76,8 @@ def main(argv):
 
     def _run():
         for line in export(FLAGS.model_dir, FLAGS.format, FLAGS.quantize, FLAGS.out, FLAGS.model_name,
-                           FLAGS.version, FLAGS.batch_size, FLAGS.representative_samples):
+                           FLAGS.version, FLAGS.batch_size, FLAGS.representative_samples,
+                           FLAGS.int8_keep_float or ()):
             print(line)
 
     run_main(_run)
@@ -87,4 +94,6 @@ if __name__ == "__main__":
     flags.DEFINE_integer("batch_size", 1, "Fixed batch of the TFLite models.", lower_bound=1)
     flags.DEFINE_integer("representative_samples", 200, "Calibration batches for --quantize=int8.",
                          lower_bound=1)
+    flags.DEFINE_list("int8_keep_float", [], "Selective int8: generator op types (e.g. TANH) or op output "
+                      "tensor names (benchmarks/bench_export.py --int8_diagnose lists them) kept in float.")
     app.run(main)

@@ -2,28 +2,36 @@
 
     python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=saved_model --out=/tmp/export
 
-writes `BASE/<model_name>/<version>/` (TF Serving's layout; `<model_name>` defaults to
-`<dataset>_<recipe>`, e.g. `shapes_gan_int_cls`, and `<version>` to one more than the highest
-present) with these signatures:
+works for every generator recipe (GAN-INT-CLS, StackGAN Stage-I and Stage-II runs, StackGAN++,
+AttnGAN) and writes `BASE/<model_name>/<version>/` (TF Serving's layout; `<model_name>`
+defaults to `<dataset>_<recipe>`, e.g. `shapes_gan_int_cls`, and `<version>` to one more than
+the highest present) with these signatures:
 
 | signature              | inputs                                        | outputs                      |
 |------------------------|-----------------------------------------------|------------------------------|
 | `serving_default`      | `captions` string [B]                         | `images` uint8 [B, H, W, 3]  |
 | `generate_seeded`      | `captions` string [B], `seed` int32 [B]       | `images` uint8 [B, H, W, 3]  |
-| `generate_from_tokens` | the recipe's token inputs (GAN-INT-CLS: `chars` int32 [B, 201]), `seed` int32 [B] | `images` |
+| `generate_from_tokens` | the recipe's token inputs, `seed` int32 [B]   | `images`                     |
 | `tokenize`             | `captions` string [B]                         | the token inputs             |
+
+Token inputs: `chars` int32 [B, 201] (char-CNN-RNN recipes: GAN-INT-CLS, StackGAN, StackGAN++)
+or `tokens` int32 [B, max_words] + `lengths` int32 [B] (AttnGAN: vocabulary word ids).
+H = W is the final scale (Stage-II's for a Stage-II run, the largest branch of StackGAN++ and
+AttnGAN).
 
 Everything happens in the graph with ops that stock TF Serving has (no tensorflow-text):
 tokenization, text encoder, EMA generator, and the conversion to uint8
 (`round((x + 1) * 127.5)`, as `Text2Image` does). Row i's noise is
-`tf.random.stateless_normal([z_dim], seed=[seed_i, 0])`, so an image depends only on its caption
-and seed, never on the other rows of the batch (TF Serving's batching merges requests).
-`serving_default` uses seed 0 for every row: TF Serving requires every declared input, so the
-seed lives in its own signature. Captions that hold no word or are not UTF-8 are refused in the
-graph with INVALID_ARGUMENT, so a bare `tensorflow_model_server` gives a clear error too.
+`tf.random.stateless_normal([noise_dim], seed=[seed_i, 0])` (noise_dim: z, plus the
+conditioning-augmentation noise for StackGAN, StackGAN++ and AttnGAN), so an image depends only
+on its caption and seed, never on the other rows of the batch (TF Serving's batching merges
+requests). `serving_default` uses seed 0 for every row: TF Serving requires every declared
+input, so the seed lives in its own signature. Captions that hold no word or are not UTF-8 are
+refused in the graph with INVALID_ARGUMENT, so a bare `tensorflow_model_server` gives a clear
+error too.
 
 Each recipe says how its run maps captions to images through an `ExportAdapter`
-(`@register_adapter("<recipe name>")`); see `GanIntClsAdapter`.
+(`t2izoo.export.adapters`, `@register_adapter("<recipe name>")`).
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ from typing import Optional
 import numpy as np
 
 from t2izoo.errors import CheckpointError, ConfigError
+from t2izoo.export.adapters import (ExportAdapter, TFLitePart, adapter_for, numpy_to_uint8,  # noqa: F401
+                                    register_adapter, seeded_noise, tf_encode_chars, to_uint8)
 
 SERVING_SIGNATURE = "serving_default"
 SEEDED_SIGNATURE = "generate_seeded"
@@ -51,62 +61,8 @@ _MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 # --------------------------------------------------------------------------------------
-# Graph pieces shared by every recipe.
+# In-graph caption checks.
 # --------------------------------------------------------------------------------------
-
-
-def seeded_noise(seeds, z_dim: int):
-    """Noise [B, z_dim]: row i is `tf.random.stateless_normal([z_dim], seed=[seeds[i], 0])`.
-
-    Args:
-        seeds: int32 [B].
-        z_dim: noise size.
-    """
-    import tensorflow as tf
-
-    seeds = tf.convert_to_tensor(seeds, tf.int32)
-    return tf.map_fn(lambda s: tf.random.stateless_normal([z_dim], tf.stack([s, 0])), seeds,
-                     fn_output_signature=tf.TensorSpec([z_dim], tf.float32))
-
-
-def to_uint8(images):
-    """[-1, 1] float images -> uint8, rounding half to even like `Text2Image` (np.rint)."""
-    import tensorflow as tf
-
-    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
-
-
-def numpy_to_uint8(images) -> np.ndarray:
-    return np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def char_code_table() -> np.ndarray:
-    """int32 [128]: the char-CNN-RNN code of each ASCII code point, from `encode_chars` itself."""
-    from t2izoo.data import text as text_lib
-
-    return np.array([text_lib.encode_chars(chr(c), 1)[0] for c in range(128)], np.int32)
-
-
-def tf_encode_chars(captions, length: Optional[int] = None):
-    """`encode_chars` in graph ops without a lookup-table resource: string [B] -> int32 [B, length].
-
-    `t2izoo.data.text.tf_encode_chars` builds a `StaticHashTable` on every call, which a
-    SavedModel cannot hold (an untracked resource captured by the signature). Here the
-    alphabet is a constant [128] vector indexed by code point (every alphabet symbol is
-    ASCII; other code points get 0, as in `encode_chars`). Lower-casing is Unicode-aware like
-    Python's `str.lower` (e.g. the Kelvin sign becomes "k").
-    """
-    import tensorflow as tf
-
-    from t2izoo.data import text as text_lib
-
-    length = length or text_lib.CHAR_LENGTH
-    table = tf.constant(char_code_table())
-    lowered = tf.strings.lower(captions, encoding="utf-8")
-    points = tf.strings.unicode_decode(lowered, "UTF-8", errors="replace")[:, :length]
-    codes = tf.ragged.map_flat_values(
-        lambda p: tf.where(p < 128, tf.gather(table, tf.clip_by_value(p, 0, 127)), 0), points)
-    return tf.cast(codes.to_tensor(default_value=0, shape=[None, length]), tf.int32)
 
 
 def check_captions_in_graph(captions):
@@ -126,223 +82,6 @@ def check_captions_in_graph(captions):
     ]
     with tf.control_dependencies(checks):
         return tf.identity(captions)
-
-
-# --------------------------------------------------------------------------------------
-# Per-recipe adapters.
-# --------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class TFLitePart:
-    """One TFLite model of an export (e.g. the generator, or the text encoder).
-
-    Args:
-        name: file stem, e.g. "generator".
-        function: a `tf.function` with a fixed-batch input signature (named TensorSpecs) that
-            returns a dict of outputs; it is also the Keras reference for accuracy checks.
-        trackables: Keras models (or TF resources) the function uses.
-        representative: callable(num, rng) -> list of input dicts (batch-sized numpy arrays)
-            for int8 calibration; None if the part is never fully quantized.
-        int8: what `--quantize=int8` means for this part: "full" (int8 weights and
-            activations, calibrated) or "dynamic" (int8 weights only), with `int8_note` saying why.
-        description: one line for model_info.json.
-    """
-
-    name: str
-    function: object
-    trackables: list
-    representative: object = None
-    int8: str = "full"
-    int8_note: str = ""
-    description: str = ""
-
-
-class ExportAdapter:
-    """How a recipe's restored run turns captions into images with TF ops, for export.
-
-    A subclass per recipe, registered with `@register_adapter(recipe_name)`, provides the
-    in-graph tokenization, the text encoding, the EMA generator call and the TFLite parts.
-    `export_saved_model` builds every signature from these.
-
-    Args:
-        t2i: a `t2izoo.generate.Text2Image` (restored run: recipe, config, trainer, vocab).
-        use_ema: export the EMA generator (False: the live one, for a checkpoint without EMA
-            weights; see `ema_weights_restored`).
-    """
-
-    #: name -> tf.TensorSpec of the token inputs, batch dimension None.
-    token_specs: dict = {}
-
-    def __init__(self, t2i, use_ema: bool = True):
-        self.t2i = t2i
-        self.use_ema = use_ema
-        self.config = t2i.config
-        self.trainer = t2i.trainer
-        self.z_dim = t2i.config.z_dim
-        self.image_size = self.config.image_size
-
-    def resources(self) -> list:
-        """Models and lookup tables the signatures use (tracked by the ExportArchive)."""
-        raise NotImplementedError
-
-    def tokenize(self, captions) -> dict:
-        """captions string [B] -> token inputs (as `token_specs`), stock TF ops only."""
-        raise NotImplementedError
-
-    def encode(self, tokens: dict) -> dict:
-        """Token inputs -> the generator's text conditioning."""
-        raise NotImplementedError
-
-    def generate(self, conditioning: dict, noise):
-        """Conditioning and noise [B, z_dim] -> images [B, S, S, 3] in [-1, 1] (EMA generator)."""
-        raise NotImplementedError
-
-    def python_tokens(self, captions) -> dict:
-        """The token inputs computed in Python (numpy), to check `tokenize` against."""
-        raise NotImplementedError
-
-    def tflite_parts(self, batch_size: int = 1) -> list:
-        """The `TFLitePart`s a phone needs to go from caption to image."""
-        raise NotImplementedError
-
-    def on_device_text(self) -> dict:
-        """How a phone turns a caption into the first TFLite part's inputs (model_info.json)."""
-        raise NotImplementedError
-
-    def reference_images(self, captions, seeds) -> np.ndarray:
-        """uint8 images from the Keras run itself (as `Text2Image` computes them), with the
-        export's per-row noise and generator (EMA or live), for checking exports against."""
-        captions = self.t2i.check_captions(captions)
-        conditioning = self.t2i.recipe.conditioning(self.trainer, captions)
-        noise = seeded_noise(np.asarray(seeds, np.int32), self.z_dim)
-        kwargs = {} if self.use_ema else {"use_ema": False}
-        return numpy_to_uint8(self.trainer.generate(conditioning, noise, **kwargs))
-
-
-_ADAPTERS: dict = {}
-
-
-def register_adapter(recipe_name: str):
-    """Class decorator registering an `ExportAdapter` for the recipe called `recipe_name`."""
-
-    def register(cls):
-        _ADAPTERS[recipe_name] = cls
-        return cls
-
-    return register
-
-
-def adapter_for(t2i, use_ema: bool = True) -> ExportAdapter:
-    """The registered adapter for `t2i`'s recipe (a recipe may also set `export_adapter`)."""
-    cls = getattr(t2i.recipe, "export_adapter", None) or _ADAPTERS.get(t2i.recipe.name)
-    if cls is None:
-        raise ConfigError(
-            f"recipe {t2i.recipe.name!r} has no export adapter; register one with "
-            f"@t2izoo.export.saved_model.register_adapter({t2i.recipe.name!r}) (known: {sorted(_ADAPTERS)})")
-    return cls(t2i, use_ema=use_ema)
-
-
-def _training_captions(config, num: int, rng) -> list:
-    from t2izoo.trainers import run_loop
-
-    captions = [c for caps in run_loop.load_dataset(config, "train").captions for c in caps]
-    return [captions[i] for i in rng.choice(len(captions), size=min(num, len(captions)), replace=False)]
-
-
-@register_adapter("gan_int_cls")
-class GanIntClsAdapter(ExportAdapter):
-    """GAN-INT-CLS: captions -> char codes -> frozen char-CNN-RNN embedding -> EMA DCGAN generator."""
-
-    def __init__(self, t2i, use_ema: bool = True):
-        import tensorflow as tf
-
-        from t2izoo.data import text as text_lib
-
-        super().__init__(t2i, use_ema)
-        self.char_length = text_lib.CHAR_LENGTH
-        self.token_specs = {"chars": tf.TensorSpec([None, self.char_length], tf.int32, name="chars")}
-        self.text_encoder = self.trainer.text_encoder
-        self.embedding_dim = self.text_encoder.embedding_dim
-        example = (tf.zeros((1, self.z_dim)), tf.zeros((1, self.embedding_dim)))
-        self.generator = self.trainer.sync_ema_generator(example) if use_ema else self.trainer.generator
-
-    def resources(self):
-        return [self.text_encoder, self.generator]
-
-    def tokenize(self, captions):
-        return {"chars": tf_encode_chars(captions, self.char_length)}
-
-    def encode(self, tokens):
-        return {"embedding": self.text_encoder(tokens["chars"], training=False)}
-
-    def generate(self, conditioning, noise):
-        return self.generator((noise, conditioning["embedding"]), training=False)
-
-    def python_tokens(self, captions):
-        from t2izoo.data import text as text_lib
-
-        return {"chars": np.stack([text_lib.encode_chars(c, self.char_length) for c in captions]).astype(np.int32)}
-
-    def training_embeddings(self, num: int, rng) -> np.ndarray:
-        """Single-caption embeddings of training captions: the run's cache, else the encoder."""
-        path = os.path.join(self.t2i.context["model_dir"], "caption_embeddings_train.npy")
-        if os.path.exists(path):
-            cached = np.load(path, mmap_mode="r").reshape(-1, self.embedding_dim)
-            rows = np.flatnonzero(np.any(cached != 0, axis=1))  # zero rows pad images with fewer captions
-            if len(rows):
-                return np.asarray(cached[rng.choice(rows, size=num, replace=len(rows) < num)], np.float32)
-        from t2izoo.recipes import char_cnn_rnn
-
-        captions = _training_captions(self.config, num, rng)
-        vectors = char_cnn_rnn.encode_captions(self.text_encoder, captions)
-        return vectors[rng.choice(len(vectors), size=num, replace=len(vectors) < num)].astype(np.float32)
-
-    def tflite_parts(self, batch_size=1):
-        import tensorflow as tf
-
-        generator, encoder = self.generator, self.text_encoder
-
-        @tf.function(input_signature=[
-            tf.TensorSpec([batch_size, self.embedding_dim], tf.float32, name="embedding"),
-            tf.TensorSpec([batch_size, self.z_dim], tf.float32, name="noise")])
-        def generate(embedding, noise):
-            return {"image": generator((noise, embedding), training=False)}
-
-        @tf.function(input_signature=[tf.TensorSpec([batch_size, self.char_length], tf.int32, name="chars")])
-        def encode(chars):
-            return {"embedding": encoder(chars, training=False)}
-
-        def generator_data(num, rng):
-            embeddings = self.training_embeddings(num * batch_size, rng)
-            noise = rng.standard_normal((num * batch_size, self.z_dim)).astype(np.float32)
-            return [{"embedding": embeddings[i * batch_size:(i + 1) * batch_size],
-                     "noise": noise[i * batch_size:(i + 1) * batch_size]} for i in range(num)]
-
-        return [
-            TFLitePart("text_encoder", encode, [encoder], None, int8="dynamic",
-                       int8_note="the char-CNN-RNN's GRU is a WHILE loop, which full-integer calibration "
-                                 "does not handle; weights are int8, activations float",
-                       description="char codes int32 [B, 201] -> sentence embedding float32 [B, D]"),
-            TFLitePart("generator", generate, [generator], generator_data,
-                       description="sentence embedding [B, D] + noise [B, z_dim] (standard normal) -> "
-                                   "image float32 [B, S, S, 3] in [-1, 1]"),
-        ]
-
-    def on_device_text(self):
-        from t2izoo.data import text as text_lib
-
-        table = char_code_table()
-        return {
-            "kind": "chars",
-            "steps": ["lower-case the caption (Unicode lower-casing, as Python's str.lower)",
-                      f"take its first {self.char_length} characters (code points)",
-                      "map each to its code with `char_codes` (any character not listed is 0)",
-                      f"pad with 0 to {self.char_length}: int32 [1, {self.char_length}] -> text_encoder"],
-            "char_length": self.char_length,
-            "char_codes": {chr(c): int(table[c]) for c in range(128) if table[c] and chr(c) == chr(c).lower()},
-            "alphabet": text_lib.ALPHABET,
-        }
 
 
 # --------------------------------------------------------------------------------------
@@ -463,7 +202,7 @@ def build_archive(adapter: ExportAdapter):
     token_names = list(adapter.token_specs)
 
     def images_from_tokens(tokens, seed):
-        noise = seeded_noise(seed, adapter.z_dim)
+        noise = seeded_noise(seed, adapter.noise_dim)
         return {IMAGES_OUTPUT: to_uint8(adapter.generate(adapter.encode(tokens), noise))}
 
     def seeded(captions, seed):
@@ -551,13 +290,14 @@ def write_export_info(path: str, t2i, adapter: ExportAdapter, model_name: str, v
     info = {
         "model_name": model_name, "version": version, "recipe": t2i.recipe.name, "dataset": t2i.config.dataset,
         "generator": "ema" if adapter.use_ema else "live", "image_size": adapter.image_size, "z_dim": adapter.z_dim,
+        "noise_dim": adapter.noise_dim,
         "signatures": {
             SERVING_SIGNATURE: f"captions string [B] -> images uint8 [B, S, S, 3], seed {DEFAULT_SEED} for every row",
             SEEDED_SIGNATURE: "captions string [B], seed int32 [B] -> images",
             TOKENS_SIGNATURE: f"{', '.join(adapter.token_specs)}, seed int32 [B] -> images",
             TOKENIZE_SIGNATURE: f"captions string [B] -> {', '.join(adapter.token_specs)}",
         },
-        "noise": "row i: tf.random.stateless_normal([z_dim], seed=[seed_i, 0])",
+        "noise": "row i: tf.random.stateless_normal([noise_dim], seed=[seed_i, 0])",
         "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)

@@ -4,26 +4,37 @@
 
 writes into `BASE/<model_name>/tflite/` (a non-numeric folder, which TF Serving ignores):
 
-- `generator_<quantize>.tflite`: sentence embedding float32 [1, D] + noise float32 [1, z_dim]
-  -> image float32 [1, S, S, 3] in [-1, 1] (signature `serving_default`, inputs `embedding`,
-  `noise`, output `image`);
-- `text_encoder_<quantize>.tflite`: char codes int32 [1, 201] -> embedding float32 [1, D];
+- `text_encoder_<quantize>.tflite`: the recipe's tokens -> its text conditioning
+  (char-CNN-RNN recipes: `chars` int32 [1, 201] -> `embedding` float32 [1, D]; AttnGAN: `tokens`
+  int32 [1, T] + `lengths` int32 [1] -> `words` float32 [1, T, D], `sentence` float32 [1, D]);
+- `generator_<quantize>.tflite`: that conditioning (AttnGAN: `words`, `sentence`, `lengths`) +
+  `noise` float32 [1, noise_dim] (standard normal; z then the conditioning-augmentation noise
+  where the recipe has it) -> `image` float32 [1, S, S, 3] in [-1, 1], the final scale, from
+  the EMA generator (signature `serving_default`);
 - `model_info.json`: shapes, quantization of each file, and the on-device tokenization (the
-  caption -> char codes table), so an app needs nothing else.
+  caption -> char codes table, or the vocabulary), so an app needs nothing else.
 
 Only TFLite builtin ops are allowed (no Select TF ops / Flex delegate): the batch size is fixed
-(default 1), so shape arithmetic is static. Quantization modes:
+(default 1), so shape arithmetic is static (Keras' UpSampling2D would otherwise need Flex ops).
+Quantization modes:
 
 | `--quantize` | weights | activations | converter settings |
 |---|---|---|---|
 | `none`    | float32 | float32 | - |
 | `dynamic` | int8    | float32 (int8 on the fly) | `Optimize.DEFAULT` |
 | `float16` | float16 | float32 | `Optimize.DEFAULT`, `supported_types=[float16]` |
-| `int8`    | int8    | int8 (float32 model inputs/outputs) | `Optimize.DEFAULT`, representative data, `TFLITE_BUILTINS_INT8` |
+| `int8`    | int8 (per channel) | int8 (float32 model inputs/outputs) | `Optimize.DEFAULT`, representative data, `TFLITE_BUILTINS_INT8` |
 
-The int8 representative data are the training captions' embeddings (the run's cache, or the
-frozen text encoder over training captions) with standard-normal noise, fed as dicts keyed by
-input name. The text encoder's int8 file is dynamic-range (see `TFLitePart.int8_note`).
+The int8 representative data are training captions' conditioning (the frozen text encoder over
+randomly drawn training captions) with standard-normal noise, fed as dicts keyed by input name.
+The text encoders' int8 files are dynamic-range (see `TFLitePart.int8_note`).
+
+Selective int8 (`keep_float`, `--int8_keep_float`): op types (e.g. `TANH`) or op output tensor
+names (as `benchmarks/bench_export.py --int8_diagnose` lists them) to leave out of full-integer
+quantization, through `tf.lite.experimental.QuantizationDebugger`'s denylist. A denylisted
+CONV_2D / FULLY_CONNECTED keeps float weights and activations; a denylisted TRANSPOSE_CONV op
+type runs hybrid (int8 weights, float activations). Names the quantizer does not honour (it
+ignores TRANSPOSE_CONV node names) are an error, never silently dropped.
 
 Run a file with `run_tflite` (LiteRT's `ai_edge_litert.interpreter.Interpreter`).
 """
@@ -83,13 +94,27 @@ def effective_mode(part, mode: str) -> str:
     return "dynamic" if mode == "int8" and part.int8 == "dynamic" else mode
 
 
+def _first_line(err) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
 def convert_saved_model(saved_model_dir: str, part, mode: str, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES,
-                        seed: int = 0) -> bytes:
+                        seed: int = 0, keep_float=()) -> bytes:
     """Converts a part's SavedModel to a .tflite flatbuffer with one quantization mode, builtins only.
+
+    Args:
+        saved_model_dir: the part written by `write_part_saved_model`.
+        part: the `TFLitePart`.
+        mode: one of `QUANTIZE_MODES`.
+        num_samples: int8 calibration batches (training captions' conditioning + noise).
+        seed: seed of the calibration draw.
+        keep_float: int8 only: op types / op output tensor names left in float (see the module
+            docstring); ignored for parts whose int8 is dynamic-range.
 
     Raises:
         ConfigError: unknown mode.
-        ConversionError: the converter failed (its first line is in the message).
+        ConversionError: the converter failed (its first line is in the message), or a
+            `keep_float` name was not honoured.
     """
     import tensorflow as tf
 
@@ -101,6 +126,7 @@ def convert_saved_model(saved_model_dir: str, part, mode: str, num_samples: int 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if effective == "float16":
         converter.target_spec.supported_types = [tf.float16]
+    keep_float = list(keep_float) if effective == "int8" else []
     if effective == "int8":
         if part.representative is None:
             raise ConfigError(f"{part.name} has no representative data for int8 calibration")
@@ -111,27 +137,67 @@ def convert_saved_model(saved_model_dir: str, part, mode: str, num_samples: int 
         with warnings.catch_warnings():
             # int8 calibration runs the converter's own (deprecated) tf.lite.Interpreter.
             warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-            return converter.convert()
+            if not keep_float:
+                return converter.convert()
+            data = _selective_int8(converter, keep_float)
     except Exception as err:  # the converter raises ConverterError, ValueError, RuntimeError ...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConversionError(f"TFLite conversion of {part.name} ({mode}) failed: {first}") from None
+        raise ConversionError(f"TFLite conversion of {part.name} ({mode}) failed: {_first_line(err)}") from None
+    check_kept_float(data, keep_float, part.name)
+    return data
 
 
-def convert_part(part, mode: str, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES, seed: int = 0) -> bytes:
+def _selective_int8(converter, keep_float) -> bytes:
+    """Full-integer quantization with `keep_float` (op types upper-case, else tensor names) left
+    in float, through the QuantizationDebugger's denylist."""
+    import tensorflow as tf
+
+    ops = [k for k in keep_float if k.isupper() and "/" not in k]
+    nodes = [k for k in keep_float if k not in ops]
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_ops=ops or None, denylisted_nodes=nodes or None, fully_quantize=False)
+    # Only the non-debug model is asked for: the debug dataset is never read.
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=lambda: iter(()),
+                                                         debug_options=options)
+    return debugger.get_nondebug_quantized_model()
+
+
+def check_kept_float(model, keep_float, name: str = "model"):
+    """Raises ConversionError unless every op type / output tensor in `keep_float` has float outputs."""
+    it = interpreter(model, delegates=False)
+    tensors = {d["index"]: d for d in it.get_tensor_details()}
+    ops = [(op["op_name"], tensors[op["outputs"][0]]) for op in it._get_ops_details() if op["outputs"].size]
+    for key in keep_float:
+        matched = [t for op, t in ops if op == key or t["name"] == key]
+        if not matched:
+            raise ConversionError(f"{name}: --int8_keep_float names {key!r}, which is no op type or op output "
+                                  f"of the model (see benchmarks/bench_export.py --int8_diagnose)")
+        if any(t["dtype"] != np.float32 for t in matched):
+            raise ConversionError(f"{name}: the int8 quantizer did not keep {key!r} in float (it ignores "
+                                  f"denylisted TRANSPOSE_CONV node names; use the op type)")
+
+
+def convert_part(part, mode: str, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES, seed: int = 0,
+                 keep_float=()) -> bytes:
     """Converts one `TFLitePart` with one quantization mode (see `convert_saved_model`)."""
     check_quantize(mode)
     with tempfile.TemporaryDirectory(prefix="t2izoo-tflite-") as tmp:
-        return convert_saved_model(write_part_saved_model(part, tmp), part, mode, num_samples, seed)
+        return convert_saved_model(write_part_saved_model(part, tmp), part, mode, num_samples, seed, keep_float)
 
 
-def interpreter(model):
-    """A LiteRT interpreter for a .tflite path or flatbuffer bytes, tensors allocated."""
-    from ai_edge_litert.interpreter import Interpreter
+def interpreter(model, delegates: bool = True):
+    """A LiteRT interpreter for a .tflite path or flatbuffer bytes, tensors allocated.
 
+    `delegates=False` runs the builtin kernels without the default XNNPACK delegate (which
+    otherwise replaces the ops it takes, hiding them from `_get_ops_details`).
+    """
+    from ai_edge_litert import interpreter as litert
+
+    kwargs = {} if delegates else {
+        "experimental_op_resolver_type": litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     if isinstance(model, (bytes, bytearray)):
-        it = Interpreter(model_content=bytes(model))
+        it = litert.Interpreter(model_content=bytes(model), **kwargs)
     else:
-        it = Interpreter(model_path=str(model))
+        it = litert.Interpreter(model_path=str(model), **kwargs)
     it.allocate_tensors()
     return it
 
@@ -144,12 +210,16 @@ def run_tflite(model, inputs: dict, runner=None) -> dict:
 
 def op_names(model) -> set:
     """Names of the ops in a .tflite model (builtins are upper-case, e.g. TRANSPOSE_CONV)."""
-    return {op["op_name"] for op in interpreter(model)._get_ops_details()}
+    return {op["op_name"] for op in interpreter(model, delegates=False)._get_ops_details()}
 
 
 def check_builtins_only(model, name: str = "model"):
     """Raises ConversionError if the model needs Select TF ops (Flex) or custom ops."""
-    bad = sorted(op for op in op_names(model) if op.startswith("Flex") or op == "CUSTOM" or not op.isupper())
+    try:
+        names = op_names(model)
+    except (RuntimeError, ValueError) as err:  # the builtin resolver refuses a Flex or custom op
+        raise ConversionError(f"{name} needs ops outside the TFLite builtins: {_first_line(err)}") from None
+    bad = sorted(op for op in names if op.startswith("Flex") or op == "CUSTOM" or not op.isupper())
     if bad:
         raise ConversionError(f"{name} needs ops outside the TFLite builtins: {bad}")
 
@@ -157,7 +227,7 @@ def check_builtins_only(model, name: str = "model"):
 def float_tensor_count(model) -> int:
     """How many float32 tensors other than the inputs and outputs (0 for a full-int8 model
     with float inputs/outputs besides the QUANTIZE/DEQUANTIZE boundaries)."""
-    it = interpreter(model)
+    it = interpreter(model, delegates=False)
     ends = {d["index"] for d in it.get_input_details() + it.get_output_details()}
     return sum(1 for d in it.get_tensor_details() if d["dtype"] == np.float32 and d["index"] not in ends)
 
@@ -170,7 +240,8 @@ def _write_atomic(path: str, data: bytes):
 
 
 def export_tflite(model_dir: str, base: str, quantize="none", model_name: Optional[str] = None,
-                  batch_size: int = 1, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES, loaded=None) -> dict:
+                  batch_size: int = 1, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES, loaded=None,
+                  keep_float=()) -> dict:
     """Converts every TFLite part of a trained run with one or several quantization modes.
 
     Args:
@@ -181,6 +252,8 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
         batch_size: the fixed batch of every part (1 for phones).
         num_samples: representative batches for int8 calibration.
         loaded: an already loaded (Text2Image, ExportAdapter) pair to reuse.
+        keep_float: selective int8: op types / op output tensor names of the generator left in
+            float (see the module docstring); the int8 file's model_info entry lists them.
 
     Returns:
         dict with `dir`, `model_name`, `seconds`, and `files` / `bytes`: part -> path / size for
@@ -215,8 +288,10 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
     info.update({
         "model_name": model_name, "recipe": t2i.recipe.name, "generator": "ema" if adapter.use_ema else "live",
         "image_size": adapter.image_size,
-        "z_dim": adapter.z_dim, "batch_size": batch_size,
-        "noise": f"float32 [{batch_size}, {adapter.z_dim}], standard normal",
+        "z_dim": adapter.z_dim, "noise_dim": adapter.noise_dim, "batch_size": batch_size,
+        "noise": f"float32 [{batch_size}, {adapter.noise_dim}], standard normal"
+                 + ("" if adapter.noise_dim == adapter.z_dim else
+                    f" (z: the first {adapter.z_dim}, then the conditioning-augmentation noise)"),
         "image": "float32 [batch, S, S, 3] in [-1, 1]; pixel = clip(round((x + 1) * 127.5), 0, 255)",
         "pipeline": [p.name for p in parts], "text": adapter.on_device_text(),
     })
@@ -227,7 +302,8 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
         with tempfile.TemporaryDirectory(prefix="t2izoo-tflite-") as tmp:
             write_part_saved_model(part, tmp)
             for mode in modes:
-                data = convert_saved_model(tmp, part, mode, num_samples)
+                kept = list(keep_float) if part.name == "generator" and effective_mode(part, mode) == "int8" else []
+                data = convert_saved_model(tmp, part, mode, num_samples, keep_float=kept)
                 path = tflite_path(out_dir, part.name, mode)
                 check_builtins_only(data, os.path.basename(path))
                 _write_atomic(path, data)
@@ -237,6 +313,7 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
                 described[os.path.basename(path)] = {
                     "part": part.name, "quantize": mode, "effective_quantization": effective,
                     "note": part.int8_note if effective != mode else "", "bytes": len(data),
+                    "kept_float": kept,
                     "description": part.description,
                     "inputs": _signature_io(it, "inputs"), "outputs": _signature_io(it, "outputs"),
                 }
