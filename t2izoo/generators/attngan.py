@@ -3,9 +3,7 @@
 import keras
 from keras import layers
 
-from t2izoo.generators.multi_stage import InitialStage
-from t2izoo.layers.conditioning_augmentation import ConditioningAugmentation
-from t2izoo.layers.init import conv_init
+from t2izoo.generators.multi_stage import InitialStage, TreeGenerator
 from t2izoo.layers.residual_block import ResidualBlock
 from t2izoo.layers.upsample_block import UpsampleBlock
 from t2izoo.layers.word_attention import WordAttention
@@ -59,7 +57,7 @@ class AttentionStage(layers.Layer):
                 "sync_batch_norm": self.sync_batch_norm}
 
 
-class AttnGanGenerator(keras.Model):
+class AttnGanGenerator(TreeGenerator):
     """AttnGAN G: CA(sentence) + z -> F_0 -> image 0; F_i(h, word attention) -> image i.
 
     Scales are base_size * 2^i for i < num_stages (64, 128, 256). The initial stage is
@@ -95,28 +93,11 @@ class AttnGanGenerator(keras.Model):
 
     def __init__(self, base_size=64, num_stages=3, z_dim=100, condition_dim=100, ngf=32, num_residual=2,
                  sync_batch_norm=False, **kwargs):
-        super().__init__(**kwargs)
-        if base_size < 8 or base_size & (base_size - 1):
-            raise ValueError(f"base_size must be a power of two >= 8, got {base_size}")
-        if num_stages < 1:
-            raise ValueError(f"num_stages must be >= 1, got {num_stages}")
-        self.base_size = base_size
-        self.num_stages = num_stages
-        self.z_dim = z_dim
-        self.condition_dim = condition_dim
-        self.ngf = ngf
-        self.num_residual = num_residual
-        self.sync_batch_norm = sync_batch_norm
-        self.ca = ConditioningAugmentation(condition_dim, gated=True)
+        super().__init__(base_size, num_stages, z_dim, condition_dim, ngf, num_residual, sync_batch_norm, **kwargs)
         # 16 * ngf at 4x4 for 64 px (INIT_STAGE_G(ngf * 16)): every up-block halves it, down to ngf.
         self.initial = InitialStage(ngf * (base_size // 4), base_size, sync_batch_norm)
         self.stages = [AttentionStage(ngf, num_residual, sync_batch_norm) for _ in range(num_stages - 1)]
-        self.image_heads = [layers.Conv2D(3, 3, padding="same", use_bias=False, kernel_initializer=conv_init())
-                            for _ in range(num_stages)]
-
-    @property
-    def image_sizes(self):
-        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
+        self.add_image_heads()
 
     def call(self, inputs, training=False):
         noise, sentence, words, word_mask = inputs[:4]
@@ -129,8 +110,3 @@ class AttnGanGenerator(keras.Model):
             images.append(keras.ops.tanh(head(h)))
             maps.append(attention)
         return images, maps, mu, log_sigma
-
-    def get_config(self):
-        return {**super().get_config(), "base_size": self.base_size, "num_stages": self.num_stages,
-                "z_dim": self.z_dim, "condition_dim": self.condition_dim, "ngf": self.ngf,
-                "num_residual": self.num_residual, "sync_batch_norm": self.sync_batch_norm}
