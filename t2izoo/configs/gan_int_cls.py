@@ -78,7 +78,7 @@ CHAR_CNN_RNN_PRESETS = {
     # Small enough to pretrain in minutes on 2 CPU cores.
     "shapes": CharCnnRnnConfig(
         dataset="shapes", conv_channels=(128, 192, 256), rnn_dim=256, embedding_dim=256, batch_size=64,
-        num_epochs=10, max_words=24, learning_rate=0.001, checkpoint_every=200, sample_every=0, log_every=50),
+        num_epochs=20, max_words=24, learning_rate=0.001, checkpoint_every=200, sample_every=0, log_every=50),
 }
 
 GAN_INT_CLS_PRESETS = {
