@@ -84,7 +84,11 @@ class Text2Image:
         conditioning = self.recipe.conditioning(self.trainer, captions)
         conditioning = {k: tf.repeat(v, num_per_caption, axis=0) for k, v in conditioning.items()}
         n = len(captions) * num_per_caption
-        noise = tf.constant(np.random.default_rng(seed).normal(size=(n, self.config.z_dim)), tf.float32)
+        # z and, for CA models, the CA noise too: each image then depends only on (caption, seed),
+        # not on its position in the batch, and matches the exported model's seeded signature.
+        noise_width = getattr(self.trainer, "noise_width", None)
+        width = noise_width() if noise_width else self.config.z_dim
+        noise = tf.constant(np.random.default_rng(seed).normal(size=(n, width)), tf.float32)
         images = self.trainer.generate(conditioning, noise, use_ema=self.use_ema).numpy()
         return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 

@@ -123,7 +123,7 @@ class Vocabulary:
         """captions: tf.string [B] -> (ids int32 [B, max_words], lengths int32 [B])."""
         import tensorflow as tf
 
-        text = tf.strings.lower(captions)
+        text = tf.strings.lower(captions, encoding="utf-8")  # Unicode-aware, as Python's str.lower
         text = tf.strings.regex_replace(text, r"[^a-z0-9_]+", " ")
         words = tf.strings.split(tf.strings.strip(text))
         ids = tf.ragged.map_flat_values(table.lookup, words)

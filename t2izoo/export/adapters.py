@@ -252,14 +252,9 @@ class VocabularyText:
         return [self.encoder, self.table]
 
     def tokenize(self, captions) -> dict:
-        import tensorflow as tf
-
         from t2izoo.data.text import Vocabulary
 
-        # `tf_tokenize` lower-cases ASCII only; Python's str.lower is Unicode-aware (the Kelvin
-        # sign is "k"), so lower-case as it does first.
-        tokens, lengths = Vocabulary.tf_tokenize(tf.strings.lower(captions, encoding="utf-8"), self.table,
-                                                 self.max_words)
+        tokens, lengths = Vocabulary.tf_tokenize(captions, self.table, self.max_words)
         return {"tokens": tokens, "lengths": lengths}
 
     def encode(self, tokens) -> dict:

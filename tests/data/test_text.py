@@ -35,7 +35,8 @@ def test_save_load(tmp_path, vocab):
 
 
 def test_tf_tokenizer_matches_python(vocab):
-    captions = ["The RED star!", "a purple   star, at the top", "top"]
+    # Non-ASCII upper case: the Kelvin sign lower-cases to "k" in Python, "É" to "é".
+    captions = ["The RED star!", "a purple   star, at the top", "top", "\u212a STAR Étoile ✓ red"]
     ids, lengths = text.Vocabulary.tf_tokenize(tf.constant(captions), vocab.tf_table(), 5)
     for i, c in enumerate(captions):
         expected, n = vocab.encode(c, 5)

@@ -229,6 +229,23 @@ def test_rows_depend_only_on_their_caption_and_seed(signatures):
     np.testing.assert_array_equal(both, again)
 
 
+def test_text2image_draws_every_noise_from_its_seed(run_dir, monkeypatch):
+    """z and, for CA models, the CA noise come from `seed` (CA noise used to be fixed per row)."""
+    from t2izoo.generate import Text2Image
+
+    t2i = Text2Image.load(run_dir)
+    seen = []
+    generate = t2i.trainer.generate
+    monkeypatch.setattr(t2i.trainer, "generate", lambda c, noise, use_ema=True: (
+        seen.append(np.asarray(noise)), generate(c, noise, use_ema))[1])
+    first, second = t2i(CAPTIONS[:1], seed=1), t2i(CAPTIONS[:1], seed=2)
+    width = t2i.trainer.noise_width() if hasattr(t2i.trainer, "noise_width") else t2i.config.z_dim
+    assert [n.shape for n in seen] == [(1, width), (1, width)]
+    assert not np.allclose(seen[0][:, t2i.config.z_dim:], seen[1][:, t2i.config.z_dim:]) or width == t2i.config.z_dim
+    assert max_diff(first, second) > 0
+    np.testing.assert_array_equal(first, t2i(CAPTIONS[:1], seed=1))
+
+
 def test_in_graph_tokenization_matches_python(signatures, loaded):
     _, adapter = loaded
     tricky = ["UPPER lower 123", "tabs\tand\nnewlines", "ünïcödé ✓ and the Kelvin sign \u212a", "İstanbul",
