@@ -176,14 +176,24 @@ def encode_chars(caption: str, length: int = CHAR_LENGTH) -> np.ndarray:
     return codes
 
 
+def char_code_table() -> np.ndarray:
+    """int32 [128]: the char-CNN-RNN code of each ASCII code point (0 outside the alphabet)."""
+    return np.array([encode_chars(chr(c), 1)[0] for c in range(128)], np.int32)
+
+
 def tf_encode_chars(captions, length: int = CHAR_LENGTH):
-    """TensorFlow version of `encode_chars`: tf.string [B] -> int32 [B, length]."""
+    """`encode_chars` in graph ops: tf.string [B] -> int32 [B, length].
+
+    No lookup-table resource (a SavedModel signature could not hold one built per call): the
+    alphabet is a constant [128] vector indexed by code point (every alphabet symbol is ASCII;
+    other code points get 0, as in `encode_chars`). Lower-casing is Unicode-aware like Python's
+    `str.lower` (e.g. the Kelvin sign becomes "k").
+    """
     import tensorflow as tf
 
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(list(_CHAR_INDEX.keys())), tf.constant(list(_CHAR_INDEX.values()), tf.int64)),
-        default_value=0)
-    chars = tf.strings.unicode_split(tf.strings.lower(captions), "UTF-8", errors="replace")
-    codes = tf.ragged.map_flat_values(table.lookup, chars)[:, :length]
+    table = tf.constant(char_code_table())
+    lowered = tf.strings.lower(captions, encoding="utf-8")
+    points = tf.strings.unicode_decode(lowered, "UTF-8", errors="replace")[:, :length]
+    codes = tf.ragged.map_flat_values(
+        lambda p: tf.where(p < 128, tf.gather(table, tf.clip_by_value(p, 0, 127)), 0), points)
     return tf.cast(codes.to_tensor(default_value=0, shape=[None, length]), tf.int32)

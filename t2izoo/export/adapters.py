@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Optional
 
 import numpy as np
 
+from t2izoo.data.text import char_code_table, tf_encode_chars  # noqa: F401 (re-exported)
 from t2izoo.errors import ConfigError
 
 NOISE_INPUT = "noise"
@@ -62,35 +62,6 @@ def to_uint8(images):
 
 def numpy_to_uint8(images) -> np.ndarray:
     return np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def char_code_table() -> np.ndarray:
-    """int32 [128]: the char-CNN-RNN code of each ASCII code point, from `encode_chars` itself."""
-    from t2izoo.data import text as text_lib
-
-    return np.array([text_lib.encode_chars(chr(c), 1)[0] for c in range(128)], np.int32)
-
-
-def tf_encode_chars(captions, length: Optional[int] = None):
-    """`encode_chars` in graph ops without a lookup-table resource: string [B] -> int32 [B, length].
-
-    `t2izoo.data.text.tf_encode_chars` builds a `StaticHashTable` on every call, which a
-    SavedModel cannot hold (an untracked resource captured by the signature). Here the
-    alphabet is a constant [128] vector indexed by code point (every alphabet symbol is
-    ASCII; other code points get 0, as in `encode_chars`). Lower-casing is Unicode-aware like
-    Python's `str.lower` (e.g. the Kelvin sign becomes "k").
-    """
-    import tensorflow as tf
-
-    from t2izoo.data import text as text_lib
-
-    length = length or text_lib.CHAR_LENGTH
-    table = tf.constant(char_code_table())
-    lowered = tf.strings.lower(captions, encoding="utf-8")
-    points = tf.strings.unicode_decode(lowered, "UTF-8", errors="replace")[:, :length]
-    codes = tf.ragged.map_flat_values(
-        lambda p: tf.where(p < 128, tf.gather(table, tf.clip_by_value(p, 0, 127)), 0), points)
-    return tf.cast(codes.to_tensor(default_value=0, shape=[None, length]), tf.int32)
 
 
 def named_function(names, body, input_signature):
