@@ -138,24 +138,27 @@ def _trained(model_dir: str) -> bool:
     return os.path.exists(os.path.join(model_dir, "checkpoints", "checkpoint"))
 
 
+def _train_once(root: str, name: str, train) -> str:
+    """`root/name`, after `train(model_dir)` unless a checkpoint is already there."""
+    model_dir = os.path.join(root, name)
+    if not _trained(model_dir):
+        train(model_dir)
+    return model_dir
+
+
 def tiny_char_cnn_rnn_run(root: str) -> str:
     """The char-CNN-RNN pretraining run the GAN-INT-CLS and StackGAN runs share."""
     from t2izoo.recipes import char_cnn_rnn
 
-    model_dir = os.path.join(root, "char_cnn_rnn")
-    if not _trained(model_dir):
-        char_cnn_rnn.train(tiny_char_cnn_rnn(max_steps=4), model_dir, verbose=0)
-    return model_dir
+    return _train_once(root, "char_cnn_rnn",
+                       lambda d: char_cnn_rnn.train(tiny_char_cnn_rnn(max_steps=4), d, verbose=0))
 
 
 def tiny_damsm_run(root: str) -> str:
     """The DAMSM pretraining run of the AttnGAN run."""
     from t2izoo.recipes import damsm
 
-    model_dir = os.path.join(root, "damsm")
-    if not _trained(model_dir):
-        damsm.train(tiny_damsm(), model_dir)
-    return model_dir
+    return _train_once(root, "damsm", lambda d: damsm.train(tiny_damsm(), d))
 
 
 @register_tiny_run("gan_int_cls")
@@ -163,12 +166,9 @@ def gan_int_cls_tiny_run(root: str) -> str:
     """GAN-INT-CLS: 6 steps at 16 px on the tiny char-CNN-RNN."""
     from t2izoo.recipes import gan_int_cls
 
-    model_dir = os.path.join(root, "gan_int_cls")
-    if not _trained(model_dir):
-        config = tiny_gan_int_cls(tiny_char_cnn_rnn_run(root), max_steps=6, checkpoint_every=3, sample_every=3,
-                                  learning_rate=TINY_RUN_LEARNING_RATE)
-        gan_int_cls.train(config, model_dir, auto_pretrain=False, verbose=0)
-    return model_dir
+    return _train_once(root, "gan_int_cls", lambda d: gan_int_cls.train(
+        tiny_gan_int_cls(tiny_char_cnn_rnn_run(root), max_steps=6, checkpoint_every=3, sample_every=3,
+                         learning_rate=TINY_RUN_LEARNING_RATE), d, auto_pretrain=False, verbose=0))
 
 
 @register_tiny_run("stackgan")
@@ -176,11 +176,8 @@ def stackgan_tiny_run(root: str) -> str:
     """StackGAN Stage-I at 16 px."""
     from t2izoo.recipes import stackgan
 
-    model_dir = os.path.join(root, "stackgan_stage1")
-    if not _trained(model_dir):
-        config = tiny_stackgan(tiny_char_cnn_rnn_run(root), learning_rate=TINY_RUN_LEARNING_RATE)
-        stackgan.train(config, model_dir, auto_pretrain=False)
-    return model_dir
+    return _train_once(root, "stackgan_stage1", lambda d: stackgan.train(
+        tiny_stackgan(tiny_char_cnn_rnn_run(root), learning_rate=TINY_RUN_LEARNING_RATE), d, auto_pretrain=False))
 
 
 @register_tiny_run("stackgan_stage2", recipe="stackgan")
@@ -188,11 +185,9 @@ def stackgan_stage2_tiny_run(root: str) -> str:
     """StackGAN Stage-II (16 -> 32 px, 20 steps) on the frozen tiny Stage-I run."""
     from t2izoo.recipes import stackgan
 
-    model_dir = os.path.join(root, "stackgan_stage2")
-    if not _trained(model_dir):
-        config = tiny_stackgan(tiny_char_cnn_rnn_run(root), stage=2, stage1_dir=stackgan_tiny_run(root), **DEEP)
-        stackgan.train(config, model_dir, auto_pretrain=False)
-    return model_dir
+    return _train_once(root, "stackgan_stage2", lambda d: stackgan.train(
+        tiny_stackgan(tiny_char_cnn_rnn_run(root), stage=2, stage1_dir=stackgan_tiny_run(root), **DEEP), d,
+        auto_pretrain=False))
 
 
 @register_tiny_run("stackgan_v2")
@@ -200,11 +195,8 @@ def stackgan_v2_tiny_run(root: str) -> str:
     """StackGAN++ with 16 and 32 px branches, 20 steps."""
     from t2izoo.recipes import stackgan_v2
 
-    model_dir = os.path.join(root, "stackgan_v2")
-    if not _trained(model_dir):
-        config = tiny_stackgan_v2(tiny_char_cnn_rnn_run(root), **DEEP)
-        stackgan_v2.train(config, model_dir, auto_pretrain=False)
-    return model_dir
+    return _train_once(root, "stackgan_v2", lambda d: stackgan_v2.train(
+        tiny_stackgan_v2(tiny_char_cnn_rnn_run(root), **DEEP), d, auto_pretrain=False))
 
 
 @register_tiny_run("attngan")
@@ -212,11 +204,8 @@ def attngan_tiny_run(root: str) -> str:
     """AttnGAN with 16 and 32 px branches, 20 steps, on the tiny DAMSM (its vocabulary and encoders)."""
     from t2izoo.recipes import attngan
 
-    model_dir = os.path.join(root, "attngan")
-    if not _trained(model_dir):
-        config = tiny_attngan(tiny_damsm_run(root), **DEEP)
-        attngan.train(config, model_dir, auto_pretrain=False)
-    return model_dir
+    return _train_once(root, "attngan", lambda d: attngan.train(
+        tiny_attngan(tiny_damsm_run(root), **DEEP), d, auto_pretrain=False))
 
 
 def generator_recipe_names() -> list:
