@@ -24,7 +24,6 @@ from t2izoo.errors import ConfigError
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.sje import SjeTrainer
-from t2izoo.utils.batch_norm import recompute_batch_norm_statistics
 
 NAME = "char_cnn_rnn"
 BN_BATCHES = 100  # training batches that re-estimate the image encoder's BN statistics
@@ -69,12 +68,8 @@ class CharCnnRnnRecipe(run_loop.Recipe):
 
     def finalize(self, trainer, config, context, batches):
         """Precise BN for a from-scratch image encoder: its running averages lag the fast-moving
-        weights (a pretrained Inception stays frozen, statistics included)."""
-        if config.image_encoder != "small_cnn":
-            return
-        key = f"image_{config.image_size}"
-        recompute_batch_norm_statistics(trainer.image_encoder, batches(BN_BATCHES),
-                                        lambda b: trainer.image_encoder(b[key], training=True))
+        weights."""
+        common.refresh_small_cnn_statistics(trainer.image_encoder, config, batches(BN_BATCHES))
 
     def finish(self, trainer, config, context, model_dir):
         score = retrieval_r_precision(trainer, config)

@@ -10,6 +10,7 @@ from absl import flags
 from t2izoo.configs import base as config_lib
 from t2izoo.data.datasets import DATASETS
 from t2izoo.trainers.run_loop import STRATEGIES
+from t2izoo.utils.batch_norm import recompute_batch_norm_statistics
 from t2izoo.utils.cli import run_main
 
 FLAGS = flags.FLAGS
@@ -70,3 +71,12 @@ def recipe_main(presets: dict, name: str, train_fn, flag_args: tuple = ()):
 
 def define_auto_pretrain_flag(what: str):
     flags.DEFINE_bool("auto_pretrain", True, f"Pretrain the shapes {what} when it is missing.")
+
+
+def refresh_small_cnn_statistics(image_encoder, config, batches):
+    """Precise BN for a pretraining recipe's image encoder when it is the from-scratch `small_cnn`
+    (a pretrained Inception stays frozen, statistics included); `batches` are training batches."""
+    if config.image_encoder != "small_cnn":
+        return
+    key = f"image_{config.image_size}"
+    recompute_batch_norm_statistics(image_encoder, batches, lambda b: image_encoder(b[key], training=True))

@@ -25,7 +25,6 @@ from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEnco
 from t2izoo.errors import ConfigError
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
-from t2izoo.utils.batch_norm import recompute_batch_norm_statistics
 from t2izoo.trainers.checkpointing import make_checkpoint
 from t2izoo.trainers.damsm import DamsmTrainer
 
@@ -105,12 +104,8 @@ class DamsmRecipe(run_loop.Recipe):
 
     def finalize(self, trainer, config, context, batches):
         """Precise BN for the small-CNN image encoder (AttnGAN later runs it with training=False,
-        so stale running averages would corrupt its DAMSM loss); Inception stays frozen."""
-        if config.image_encoder != "small_cnn":
-            return
-        key = f"image_{config.image_size}"
-        recompute_batch_norm_statistics(trainer.image_encoder, batches(BN_BATCHES),
-                                        lambda b: trainer.image_encoder(b[key], training=True))
+        so stale running averages would corrupt its DAMSM loss)."""
+        common.refresh_small_cnn_statistics(trainer.image_encoder, config, batches(BN_BATCHES))
 
     def finish(self, trainer, config, context, model_dir):
         mean, std = retrieval_r_precision(trainer.text_encoder, trainer.image_encoder, context["vocab"], config)

@@ -41,7 +41,7 @@ def test_no_batches_leave_the_statistics_alone():
 
 
 def test_char_cnn_rnn_run_saves_re_estimated_image_statistics(tmp_path, monkeypatch):
-    from t2izoo.recipes import char_cnn_rnn
+    from t2izoo.recipes import char_cnn_rnn, common
     from t2izoo.trainers import run_loop
 
     recorded = {}
@@ -54,7 +54,7 @@ def test_char_cnn_rnn_run_saves_re_estimated_image_statistics(tmp_path, monkeypa
                              for v in (layer.moving_mean, layer.moving_variance)]
         return used
 
-    monkeypatch.setattr(char_cnn_rnn, "recompute_batch_norm_statistics", recording)
+    monkeypatch.setattr(common, "recompute_batch_norm_statistics", recording)
     config = tiny.tiny_char_cnn_rnn(max_steps=2, checkpoint_every=2)  # step 2 is saved before finalize
     char_cnn_rnn.train(config, str(tmp_path), verbose=0)
 
