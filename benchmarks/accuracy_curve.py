@@ -1,14 +1,16 @@
 """Accuracy-versus-training-time curve of a shapes run from kept checkpoints.
 
-    python benchmarks/accuracy_curve.py --model_dir=runs/gan_int_cls_shapes \
-        --checkpoints=DIR_WITH_ckpt-N_FILES --num_samples=1000 [--split=test]
+    python benchmarks/accuracy_curve.py --model_dir=runs/gan_int_cls_shapes --num_samples=1000 [--split=test]
 
-DIR holds copies of the run's checkpoints (the run keeps only its last 3) and `times.txt` lines
-"ckpt-N <unix mtime>"; minutes are counted from the run's first checkpoint minus one interval.
-Prints one row per checkpoint and writes <DIR>/curve_<split>.json.
+Train with `--override keep_every_minutes=5` so that the run keeps one checkpoint per 5 minutes
+besides its last 3. `--checkpoints=DIR` reads another folder of `ckpt-N` files instead (default:
+the run's checkpoints/); times come from DIR/times.txt lines "ckpt-N <unix mtime>" where it
+exists, else from the files' modification times. Minutes are counted from the first checkpoint
+minus one interval. Prints one row per checkpoint and writes <DIR>/curve_<split>_<ema|live>.json.
 """
 
 import argparse
+import glob
 import json
 import os
 
@@ -20,17 +22,25 @@ from t2izoo.evaluate import evaluate  # noqa: E402
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model_dir", required=True)
-    parser.add_argument("--checkpoints", required=True)
+    parser.add_argument("--checkpoints", default="", help="folder of ckpt-N files (default MODEL_DIR/checkpoints)")
     parser.add_argument("--num_samples", type=int, default=1000)
     parser.add_argument("--split", default="test")
     parser.add_argument("--every", type=int, default=1, help="evaluate every k-th checkpoint")
     parser.add_argument("--live", action="store_true", help="the live generator instead of the EMA one")
     args = parser.parse_args()
+    args.checkpoints = args.checkpoints or os.path.join(args.model_dir, "checkpoints")
     times = {}
-    with open(os.path.join(args.checkpoints, "times.txt")) as f:
-        for line in f:
-            name, mtime = line.split()
-            times[name] = float(mtime)
+    listing = os.path.join(args.checkpoints, "times.txt")
+    if os.path.exists(listing):
+        with open(listing) as f:
+            for line in f:
+                name, mtime = line.split()
+                times[name] = float(mtime)
+    else:
+        for index in glob.glob(os.path.join(args.checkpoints, "ckpt-*.index")):
+            times[os.path.basename(index)[:-len(".index")]] = os.path.getmtime(index)
+    if not times:
+        raise SystemExit(f"no checkpoints in {args.checkpoints}")
     names = sorted(times, key=lambda n: int(n.split("-")[1]))
     steps = [int(n.split("-")[1]) for n in names]
     # time origin: extrapolate one checkpoint interval back from the first checkpoint

@@ -59,6 +59,14 @@ def test_resume_continues_exactly(encoder_dir, trained_run, tmp_path):
     assert [p["step"] for p in progress] == [2, 4]
 
 
+def test_keep_every_minutes_keeps_checkpoints_beyond_the_last_three(encoder_dir, tmp_path):
+    config = config_lib.apply_overrides(tiny.tiny_gan_int_cls(encoder_dir),
+                                        ["max_steps=5", "checkpoint_every=1", "keep_every_minutes=1e-9"])
+    gan_int_cls.train(config, str(tmp_path), verbose=0)
+    kept = sorted(f for f in os.listdir(os.path.join(tmp_path, "checkpoints")) if f.endswith(".index"))
+    assert kept == [f"ckpt-{i}.index" for i in range(1, 6)]
+
+
 class _SignalAt(keras.callbacks.Callback):
     def __init__(self, step, signum):
         super().__init__()

@@ -26,6 +26,8 @@ class RunConfig:
         num_epochs: epochs when `max_steps` is 0.
         max_minutes: stop (and checkpoint) after this much wall time (0: no limit).
         checkpoint_every: steps between checkpoints (also on SIGINT/SIGTERM and at the end).
+        keep_every_minutes: besides the last 3 checkpoints, keep one per this many minutes of
+            training (0: keep only the last 3); `benchmarks/accuracy_curve.py` reads them.
         sample_every: steps between sample grids.
         log_every: steps per progress-bar line (a Keras "epoch").
         seed: seed of data order, noise and initialisation.
@@ -41,6 +43,7 @@ class RunConfig:
     num_epochs: int = 600
     max_minutes: float = 0.0
     checkpoint_every: int = 500
+    keep_every_minutes: float = 0.0
     sample_every: int = 500
     log_every: int = 50
     seed: int = 0
@@ -48,7 +51,8 @@ class RunConfig:
 
 # Fields that may change between runs in the same model_dir (everything else must match).
 RUN_LENGTH_FIELDS = frozenset(
-    {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "sample_every", "log_every", "data_dir"})
+    {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "keep_every_minutes", "sample_every", "log_every",
+     "data_dir"})
 
 
 def _coerce(value: str, field_type, name: str, current=None):

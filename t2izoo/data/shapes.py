@@ -248,6 +248,35 @@ def make_captions(objects: np.ndarray, count: int, rng: np.random.Generator) -> 
     return captions
 
 
+_ATTRIBUTE_WORDS = {  # attribute name -> (value names, synonyms per value, template key)
+    "color": (COLORS, _COLOR_WORDS, "color"),
+    "shape": (SHAPES, _SHAPE_WORDS, "shape"),
+    "size": (SIZES, _SIZE_WORDS, "size"),
+    "position": (POSITIONS, _POSITION_PHRASES, "pos"),
+}
+
+
+def swapped_caption_pair(obj: np.ndarray, attribute: str, rng: np.random.Generator) -> tuple:
+    """(true caption, the same caption with `attribute` changed to another random value).
+
+    For one object `obj` (a row of `ShapesScenes.attributes`): one template and one word choice
+    for everything else, so the two captions differ only in the words naming `attribute`. A
+    joint image-text embedding that encodes the attribute must score the image closer to the
+    first. Example: ("a small red circle in the center", "a small red star in the center").
+    """
+    if attribute not in _ATTRIBUTE_WORDS:
+        raise ValueError(f"unknown attribute {attribute!r}; choose from {tuple(_ATTRIBUTE_WORDS)}")
+    names, synonyms, key = _ATTRIBUTE_WORDS[attribute]
+    column = 1 + ATTRIBUTE_NAMES.index(attribute)
+    true_value = int(obj[column])
+    other = rng.choice([v for v in range(len(names)) if v != true_value])
+    words = _describe(obj, rng)
+    options = synonyms[names[other]]
+    swapped = dict(words, **{key: options[rng.integers(len(options))]})
+    template = _ONE_OBJECT_TEMPLATES[rng.integers(len(_ONE_OBJECT_TEMPLATES))]
+    return template.format(**words), template.format(**swapped)
+
+
 @functools.lru_cache(maxsize=None)
 def _unit_polygon(shape: str):
     """Vertices on the unit circle (None for the circle), pointing up at rotation 0."""

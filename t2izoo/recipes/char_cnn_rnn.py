@@ -21,6 +21,7 @@ from t2izoo.data.pipeline import PipelineOptions
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.errors import ConfigError
+from t2izoo.metrics.attribute_swap import shapes_swap_accuracy
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.sje import SjeTrainer
@@ -81,6 +82,14 @@ class CharCnnRnnRecipe(run_loop.Recipe):
             print(f"[{NAME}] linear probe of the caption embedding (one-object test captions): "
                   + ", ".join(f"{k} {100 * v:.1f} %" for k, v in probe.items()))
             lines += [f"probe_{k}={100 * v:.2f}" for k, v in probe.items()]
+            swaps = shapes_swap_accuracy(
+                lambda x: np.concatenate([trainer.image_encoder(tf.constant(x[i:i + 256]), training=False).numpy()
+                                          for i in range(0, len(x), 256)]),
+                lambda c: encode_captions(trainer.text_encoder, c), run_loop.load_dataset(config, "test"),
+                config.image_size, seed=config.seed, cosine=False)
+            print(f"[{NAME}] attribute-swap accuracy (image scores its caption above the caption with one "
+                  "attribute changed; 50 % = blind): " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in swaps.items()))
+            lines += [f"swap_{k}={100 * v:.2f}" for k, v in swaps.items()]
         with open(os.path.join(model_dir, "retrieval.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
 

@@ -23,6 +23,7 @@ from t2izoo.data.pipeline import PipelineOptions, image_to_float
 from t2izoo.encoders.bilstm import BiLstmTextEncoder
 from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEncoder
 from t2izoo.errors import ConfigError
+from t2izoo.metrics.attribute_swap import shapes_swap_accuracy
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.checkpointing import make_checkpoint
@@ -111,8 +112,17 @@ class DamsmRecipe(run_loop.Recipe):
         mean, std = retrieval_r_precision(trainer.text_encoder, trainer.image_encoder, context["vocab"], config)
         print(f"[{NAME}] test R-precision (image -> its caption among 1 + 99 other-class captions): "
               f"{mean:.1f} +- {std:.1f} %")
+        lines = [f"r_precision_mean={mean:.2f} r_precision_std={std:.2f}"]
+        if config.dataset == "shapes":
+            swaps = shapes_swap_accuracy(
+                lambda x: encode_images(trainer.image_encoder, x),
+                lambda c: encode_captions(trainer.text_encoder, context["vocab"], c, config.max_words)[1],
+                run_loop.load_dataset(config, "test"), config.image_size, seed=config.seed)
+            print(f"[{NAME}] attribute-swap accuracy (image closer to its caption than to the caption with one "
+                  "attribute changed; 50 % = blind): " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in swaps.items()))
+            lines += [f"swap_{k}={100 * v:.2f}" for k, v in swaps.items()]
         with open(os.path.join(model_dir, "retrieval.txt"), "w") as f:
-            f.write(f"r_precision_mean={mean:.2f} r_precision_std={std:.2f}\n")
+            f.write("\n".join(lines) + "\n")
 
 
 def encode_captions(text_encoder, vocab, captions, max_words, batch_size=256):

@@ -170,7 +170,9 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         checkpoint = recipe.checkpoint(trainer)
     ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR) if chief else os.path.join(
         model_dir, "tmp_worker", str(strategy.cluster_resolver.task_id))
-    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, max_to_keep=3)
+    manager = tf.train.CheckpointManager(
+        checkpoint, ckpt_dir, max_to_keep=3,
+        keep_checkpoint_every_n_hours=config.keep_every_minutes / 60.0 if config.keep_every_minutes > 0 else None)
     if manager.latest_checkpoint:
         try:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
