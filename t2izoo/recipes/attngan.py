@@ -28,6 +28,7 @@ from t2izoo.data import text as text_lib
 from t2izoo.data.pipeline import PipelineOptions
 from t2izoo.discriminators.stage import MultiScaleDiscriminator, StageDiscriminator
 from t2izoo.errors import CheckpointError, ConfigError
+from t2izoo.evaluate import evaluate
 from t2izoo.generators.attngan import AttnGanGenerator
 from t2izoo.recipes import common, damsm
 from t2izoo.trainers import run_loop
@@ -142,6 +143,14 @@ class AttnGanRecipe(run_loop.Recipe):
         captions = run_loop.fixed_sample_captions(run_loop.load_dataset(config, "test"), rows=4)
         path = write_attention_figures(self, trainer, captions, model_dir, f"step_{self.step(trainer)}", config.seed)
         print(f"[{NAME}] attention figures: {path}")
+        if config.dataset == "shapes" and config.eval_images >= 10:
+            for split in ("test", "novel"):
+                r = evaluate(model_dir, ["shapes_acc", "shapes_r_precision"], config.eval_images, split,
+                             seed=config.seed, verbose=False)
+                print(f"[{NAME}] {split} ({config.eval_images} images, EMA G): colour {100 * r['acc_color']:.1f} %, "
+                      f"shape {100 * r['acc_shape']:.1f} %, size {100 * r['acc_size']:.1f} %, position "
+                      f"{100 * r['acc_position']:.1f} %, shapes R-precision {r['shapes_r_precision']:.1f} % "
+                      f"(appended to eval.jsonl)")
 
 
 def write_attention_figures(recipe, trainer, captions, model_dir, tag, seed=0, top_k=5, use_ema=True):

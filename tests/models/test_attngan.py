@@ -208,3 +208,25 @@ def test_mirrored_step_equals_single_device(rng):
     for a, b in zip(single.text_encoder.weights + single.image_encoder.weights,
                     mirrored.text_encoder.weights + mirrored.image_encoder.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.slow
+def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, monkeypatch, capsys):
+    """`eval_images` > 0: the end of training runs the evaluator on both splits (eval.jsonl)."""
+    import json
+
+    from t2izoo.metrics import shapes_evaluator as se
+    from t2izoo.recipes import attngan, damsm
+    from t2izoo.testing import tiny
+
+    evaluator = se.ShapesEvaluator(image_size=32, widths=(8, 8, 8), cell_dim=8)
+    evaluator(np.zeros((1, 32, 32, 3), np.float32))
+    real_evaluate = attngan.evaluate
+    monkeypatch.setattr(attngan, "evaluate", lambda *a, **k: real_evaluate(*a, shapes_evaluator=evaluator, **k))
+    damsm_dir = str(tmp_path / "damsm")
+    damsm.train(tiny.tiny_damsm(), damsm_dir)
+    run = str(tmp_path / "gan")
+    attngan.train(tiny.tiny_attngan(damsm_dir, eval_images=10), run, auto_pretrain=False)
+    rows = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
+    assert [(r["split"], r["num_samples"], r["step"]) for r in rows] == [("test", 10, 4), ("novel", 10, 4)]
+    assert "novel (10 images, EMA G): colour" in capsys.readouterr().out
