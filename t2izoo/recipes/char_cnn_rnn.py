@@ -83,8 +83,7 @@ class CharCnnRnnRecipe(run_loop.Recipe):
                   + ", ".join(f"{k} {100 * v:.1f} %" for k, v in probe.items()))
             lines += [f"probe_{k}={100 * v:.2f}" for k, v in probe.items()]
             swaps = shapes_swap_accuracy(
-                lambda x: np.concatenate([trainer.image_encoder(tf.constant(x[i:i + 256]), training=False).numpy()
-                                          for i in range(0, len(x), 256)]),
+                lambda x: encode_images(trainer.image_encoder, x),
                 lambda c: encode_captions(trainer.text_encoder, c), run_loop.load_dataset(config, "test"),
                 config.image_size, seed=config.seed, cosine=False)
             print(f"[{NAME}] attribute-swap accuracy (image scores its caption above the caption with one "
@@ -102,6 +101,12 @@ def encode_captions(text_encoder, captions, batch_size: int = 256) -> np.ndarray
     return np.concatenate(out) if out else np.zeros((0, text_encoder.embedding_dim), np.float32)
 
 
+def encode_images(image_encoder, images, batch_size: int = 256) -> np.ndarray:
+    """Image-side embeddings [N, D] of float images in [-1, 1]."""
+    return np.concatenate([image_encoder(tf.constant(images[i:i + batch_size], tf.float32), training=False).numpy()
+                           for i in range(0, len(images), batch_size)])
+
+
 def retrieval_r_precision(trainer, config, num_images: int = 1000):
     """R-precision of the joint embedding on the test split (image -> 1 true + 99 captions)."""
     from t2izoo.metrics.r_precision import r_precision, sample_mismatched_indices
@@ -109,9 +114,7 @@ def retrieval_r_precision(trainer, config, num_images: int = 1000):
     test = run_loop.load_dataset(config, "test")
     n = min(num_images, len(test))
     images = test.load_images(np.arange(n), (config.image_size,))[config.image_size]
-    image_vecs = np.concatenate([
-        trainer.image_encoder(tf.constant(images[i:i + 256], tf.float32) / 127.5 - 1.0, training=False).numpy()
-        for i in range(0, n, 256)])
+    image_vecs = encode_images(trainer.image_encoder, images.astype(np.float32) / 127.5 - 1.0)
     text_vecs = encode_captions(trainer.text_encoder, [test.captions[i][0] for i in range(n)])
     mismatched = sample_mismatched_indices(np.asarray(test.class_ids[:n]), rng=config.seed)
     return r_precision(image_vecs, text_vecs, mismatched_indices=mismatched)

@@ -216,17 +216,15 @@ def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, monkeyp
     import json
 
     from t2izoo.metrics import shapes_evaluator as se
-    from t2izoo.recipes import attngan, damsm
+    from t2izoo.recipes import attngan
     from t2izoo.testing import tiny
 
     evaluator = se.ShapesEvaluator(image_size=32, widths=(8, 8, 8), cell_dim=8)
     evaluator(np.zeros((1, 32, 32, 3), np.float32))
     real_evaluate = attngan.evaluate
     monkeypatch.setattr(attngan, "evaluate", lambda *a, **k: real_evaluate(*a, shapes_evaluator=evaluator, **k))
-    damsm_dir = str(tmp_path / "damsm")
-    damsm.train(tiny.tiny_damsm(), damsm_dir)
     run = str(tmp_path / "gan")
-    attngan.train(tiny.tiny_attngan(damsm_dir, eval_images=10), run, auto_pretrain=False)
+    attngan.train(tiny.tiny_attngan(tiny.tiny_damsm_run(str(tmp_path)), eval_images=10), run, auto_pretrain=False)
     rows = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert [(r["split"], r["num_samples"], r["step"]) for r in rows] == [("test", 10, 4), ("novel", 10, 4)]
     assert "novel (10 images, EMA G): colour" in capsys.readouterr().out
