@@ -21,12 +21,11 @@ def make_batch(rng, noise=False):
     return batch
 
 
-def make_trainer(sync=False):
+def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)):
     g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4, sync_batch_norm=sync)
     d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4, sync_batch_norm=sync)
     trainer = GanIntClsTrainer(g, d, image_size=S, seed=3)
-    trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    jit_compile=False)
+    trainer.compile(optimizer(), optimizer(), jit_compile=False)
     return trainer
 
 
@@ -84,5 +83,8 @@ def test_char_cnn_rnn_shapes_and_config(rng):
 
 @pytest.mark.slow
 def test_mirrored_step_equals_single_device(rng):
+    # SGD, not Adam: summed replica gradients match to float precision, but Adam's first step is
+    # ~lr * sign(g), which that noise flips for near-zero elements (a 1e-4 = lr/2 flake under load).
     batch = make_batch(rng, noise=True)
-    gan_checks.check_mirrored_matches_single(lambda: make_trainer(sync=True), batch)
+    gan_checks.check_mirrored_matches_single(
+        lambda: make_trainer(sync=True, optimizer=lambda: keras.optimizers.SGD(1e-3)), batch)

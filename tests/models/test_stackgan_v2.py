@@ -31,12 +31,11 @@ def make_batch(rng, noise=False):
     return batch
 
 
-def make_trainer(sync=False):
+def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, 0.5, 0.999)):
     g = MultiStageGenerator(SIZES[0], len(SIZES), Z, C, ngf=4, num_residual=1, sync_batch_norm=sync)
     d = MultiScaleDiscriminator([StageDiscriminator(s, ndf=4, sync_batch_norm=sync) for s in SIZES])
     trainer = StackGanV2Trainer(g, d, image_sizes=SIZES, z_dim=Z, seed=5)
-    trainer.compile(keras.optimizers.Adam(2e-4, 0.5, 0.999), keras.optimizers.Adam(2e-4, 0.5, 0.999),
-                    jit_compile=False)
+    trainer.compile(optimizer(), optimizer(), jit_compile=False)
     return trainer
 
 
@@ -147,4 +146,7 @@ def test_cub_parameter_counts_are_pinned_and_match_the_official_architecture():
 
 @pytest.mark.slow
 def test_mirrored_step_equals_single_device(rng):
-    gan_checks.check_mirrored_matches_single(lambda: make_trainer(sync=True), make_batch(rng, noise=True))
+    # SGD, not Adam: summed replica gradients match to float precision, but Adam's first step is
+    # ~lr * sign(g), which that noise flips for near-zero elements (a 1e-4 = lr/2 flake under load).
+    gan_checks.check_mirrored_matches_single(
+        lambda: make_trainer(sync=True, optimizer=lambda: keras.optimizers.SGD(1e-3)), make_batch(rng, noise=True))
