@@ -12,7 +12,9 @@ max and mean |diff| of its [-1, 1] output against the Keras generator, and laten
 `--samples` (256) captions drawn from the *test* split (seed 123) x standard-normal noise, the
 max over every pixel of every one of them, with LiteRT's default XNNPACK delegate (what a
 phone runs) and, as a second column, with the builtin reference kernels. int8 is calibrated on
-`--calibration` training-caption batches (a different draw). `--int8_keep_float=A,B` adds a row
+`--calibration` training-caption batches (a different draw), from generator weights refined for
+int8 with `--int8_refine_steps` (t2izoo/export/int8_refine.py; 0 for plain post-training
+quantization). `--int8_keep_float=A,B` adds a row
 `int8+float` for selective int8 (those ops left in float). `--int8_diagnose` prints where the
 int8 error comes from: the QuantizationDebugger's per-layer activation error (on training
 inputs) and, per conv/dense layer, the output change from rounding that layer's weights alone.
@@ -69,17 +71,22 @@ def held_out_diffs(runner, inputs, keras_out) -> np.ndarray:
                            for x, k in zip(inputs, keras_out)])
 
 
-def bench_tflite(model_dir, out, loaded, samples: int, runs: int, calibration: int, modes, keep_float=()) -> dict:
+def bench_tflite(model_dir, out, loaded, samples: int, runs: int, calibration: int, modes, keep_float=(),
+                 refine_steps: int = 0) -> dict:
     from t2izoo.export import tflite
 
     _, adapter = loaded
     t0 = time.time()
-    exported = tflite.export_tflite(model_dir, out, modes, num_samples=calibration, loaded=loaded)
+    exported = tflite.export_tflite(model_dir, out, modes, num_samples=calibration, loaded=loaded,
+                                    int8_refine_steps=refine_steps)
+    for report in exported["int8_refinement"].values():
+        print(report)
     variants = {mode: (exported["files"][mode], exported["bytes"][mode]) for mode in modes}
     parts = {p.name: p for p in adapter.tflite_parts(1)}
     generator = parts["generator"]
     if keep_float:
-        data = tflite.convert_part(generator, "int8", calibration, keep_float=keep_float)
+        data, _ = tflite.convert_part(generator, "int8", calibration, keep_float=keep_float,
+                                      refine_steps=refine_steps)
         path = os.path.join(exported["dir"], "generator_int8_keep_float.tflite")
         with open(path, "wb") as f:
             f.write(data)
@@ -275,7 +282,9 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="export directory (a temporary one by default)")
     parser.add_argument("--samples", type=int, default=256, help="held-out test inputs for the |diff| figures")
     parser.add_argument("--runs", type=int, default=50, help="timed TFLite invocations per variant")
-    parser.add_argument("--calibration", type=int, default=200, help="int8 representative batches")
+    parser.add_argument("--calibration", type=int, default=1000, help="int8 representative batches")
+    parser.add_argument("--int8_refine_steps", type=int, default=600,
+                        help="int8-aware weight refinement steps before the int8 conversion (0: plain PTQ)")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per client")
     parser.add_argument("--concurrency", default="1,16", help="client counts, comma-separated")
     parser.add_argument("--int8_only", action="store_true", help="TFLite none + int8 only, no serving")
@@ -305,7 +314,7 @@ def main(argv=None):
     if not args.skip_tflite:
         try:
             rows = bench_tflite(args.model_dir, out, loaded, args.samples, args.runs, args.calibration, modes,
-                                keep_float)
+                                keep_float, args.int8_refine_steps)
         except T2IError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

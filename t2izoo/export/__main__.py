@@ -6,7 +6,8 @@
 Every generator recipe exports (GAN-INT-CLS, StackGAN Stage-I/II, StackGAN++, AttnGAN).
 SavedModels go to `OUT/<model_name>/<version>/` (TF Serving's layout), TFLite files to
 `OUT/<model_name>/tflite/`; `--int8_keep_float=TANH,...` leaves named generator ops out of
-full-integer quantization (see t2izoo/export/tflite.py). Mistakes (missing or half-written checkpoint, unknown format or
+full-integer quantization (see t2izoo/export/tflite.py); `--int8_refine_steps` (default 600, 0 to
+skip) refines the generator's weights for int8 before converting (t2izoo/export/int8_refine.py). Mistakes (missing or half-written checkpoint, unknown format or
 quantize mode, an existing version) print one line starting with "error:" and exit 2.
 """
 
@@ -27,6 +28,11 @@ QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 FLAGS = flags.FLAGS
 
 
+# Kept here (and checked against t2izoo.export.int8_refine) for the same reason.
+DEFAULT_REFINE_STEPS = 600
+DEFAULT_REPRESENTATIVE_SAMPLES = 1000
+
+
 def check_flags(fmt: str, quantize: str, model_dir: str, keep_float=()):
     """Checks what can be checked without TensorFlow, so a typo fails in a fraction of a second."""
     if fmt not in FORMATS:
@@ -42,7 +48,7 @@ def check_flags(fmt: str, quantize: str, model_dir: str, keep_float=()):
 
 
 def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_size=1,
-           num_samples=200, keep_float=()) -> list:
+           num_samples=DEFAULT_REPRESENTATIVE_SAMPLES, keep_float=(), int8_refine_steps=0) -> list:
     """Runs one export and returns the lines to print."""
     keep_float = [k.strip() for k in keep_float if k.strip()]
     check_flags(fmt, quantize, model_dir, keep_float)
@@ -59,8 +65,8 @@ def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_s
     from t2izoo.export import tflite
 
     result = tflite.export_tflite(model_dir, out, quantize, model_name, batch_size, num_samples,
-                                  keep_float=keep_float)
-    lines = [f"wrote {path} ({result['bytes'][part]:,} bytes)" for part, path in result["files"].items()]
+                                  keep_float=keep_float, int8_refine_steps=int8_refine_steps)
+    lines = [str(report) for report in result["int8_refinement"].values()] + [f"wrote {path} ({result['bytes'][part]:,} bytes)" for part, path in result["files"].items()]
     return lines + [f"on-device pipeline and tokenization: {os.path.join(result['dir'], tflite.MODEL_INFO)} "
                     f"({result['seconds']:.1f} s)"]
 
@@ -77,7 +83,7 @@ def main(argv):
     def _run():
         for line in export(FLAGS.model_dir, FLAGS.format, FLAGS.quantize, FLAGS.out, FLAGS.model_name,
                            FLAGS.version, FLAGS.batch_size, FLAGS.representative_samples,
-                           FLAGS.int8_keep_float or ()):
+                           FLAGS.int8_keep_float or (), FLAGS.int8_refine_steps):
             print(line)
 
     run_main(_run)
@@ -92,8 +98,11 @@ if __name__ == "__main__":
     flags.DEFINE_integer("version", None, "SavedModel version (default: one more than the highest present).",
                          lower_bound=1)
     flags.DEFINE_integer("batch_size", 1, "Fixed batch of the TFLite models.", lower_bound=1)
-    flags.DEFINE_integer("representative_samples", 200, "Calibration batches for --quantize=int8.",
-                         lower_bound=1)
+    flags.DEFINE_integer("representative_samples", DEFAULT_REPRESENTATIVE_SAMPLES,
+                         "Calibration batches for --quantize=int8.", lower_bound=1)
+    flags.DEFINE_integer("int8_refine_steps", DEFAULT_REFINE_STEPS,
+                         "--quantize=int8: steps of int8-aware refinement of the generator's weights before "
+                         "conversion (0: plain post-training quantization).", lower_bound=0)
     flags.DEFINE_list("int8_keep_float", [], "Selective int8: generator op types (e.g. TANH) or op output "
                       "tensor names (benchmarks/bench_export.py --int8_diagnose lists them) kept in float.")
     app.run(main)

@@ -105,6 +105,10 @@ class TFLitePart:
         int8: what `--quantize=int8` means for this part: "full" (int8 weights and
             activations, calibrated) or "dynamic" (int8 weights only), with `int8_note` saying why.
         description: one line for model_info.json.
+        forward: callable(dict of input tensors, any batch) -> the part's output tensor through
+            `trackables` in inference mode, for int8 weight refinement (None: not refined).
+        batched_inputs: callable(num, rng) -> dict of `num`-row numpy arrays keyed by input
+            name (training captions), the refinement's data.
     """
 
     name: str
@@ -114,6 +118,8 @@ class TFLitePart:
     int8: str = "full"
     int8_note: str = ""
     description: str = ""
+    forward: object = None
+    batched_inputs: object = None
 
     @property
     def input_names(self) -> list:
@@ -384,6 +390,8 @@ class ExportAdapter:
             TFLitePart("text_encoder", encode, [text.encoder], encoder_data, int8="dynamic",
                        int8_note=text.int8_note, description=text.encoder_description(batch_size)),
             TFLitePart("generator", generate, list(self.generators), generator_data,
+                       forward=lambda x: self.generate(x, x[NOISE_INPUT]),
+                       batched_inputs=lambda num, rng: self.generator_inputs(1, rng, "train", batch_size=num)[0],
                        description=f"{conditioning} + noise float32 [{batch_size}, {self.noise_dim}] (standard "
                                    f"normal) -> image float32 [{batch_size}, {s}, {s}, 3] in [-1, 1]"),
         ]

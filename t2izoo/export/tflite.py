@@ -25,6 +25,8 @@ Quantization modes:
 | `float16` | float16 | float32 | `Optimize.DEFAULT`, `supported_types=[float16]` |
 | `int8`    | int8 (per channel) | int8 (float32 model inputs/outputs) | `Optimize.DEFAULT`, representative data, `TFLITE_BUILTINS_INT8` |
 
+With `int8_refine_steps` > 0 the full-integer int8 generator is converted from weights refined
+for int8 (`t2izoo/export/int8_refine.py`); the other files keep the original weights.
 The int8 representative data are training captions' conditioning (the frozen text encoder over
 randomly drawn training captions) with standard-normal noise, fed as dicts keyed by input name.
 The text encoders' int8 files are dynamic-range (see `TFLitePart.int8_note`).
@@ -41,6 +43,8 @@ Run a file with `run_tflite` (LiteRT's `ai_edge_litert.interpreter.Interpreter`)
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -55,7 +59,11 @@ from t2izoo.errors import ConfigError, T2IError
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 TFLITE_SUBDIR = "tflite"
 MODEL_INFO = "model_info.json"
-DEFAULT_REPRESENTATIVE_SAMPLES = 200
+# 1000 calibration inputs rather than 200: calibrated ranges that are too narrow clip rare
+# held-out activations (on the first GAN-INT-CLS shapes checkpoint, one 8x8 activation
+# clipped at 3.6 of 3.9 set the max |diff| of 0.09); 1000 gives 0.065 there and 0.35 instead
+# of 0.44 on the 60-minute one (`benchmarks/bench_export.py --calibration`).
+DEFAULT_REPRESENTATIVE_SAMPLES = 1000
 
 
 class ConversionError(T2IError):
@@ -177,11 +185,31 @@ def check_kept_float(model, keep_float, name: str = "model"):
 
 
 def convert_part(part, mode: str, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES, seed: int = 0,
-                 keep_float=()) -> bytes:
-    """Converts one `TFLitePart` with one quantization mode (see `convert_saved_model`)."""
+                 keep_float=(), refine_steps: int = 0, saved_model_dir: Optional[str] = None):
+    """Converts one `TFLitePart` with one quantization mode (see `convert_saved_model`).
+
+    With `refine_steps` > 0, a full-integer int8 conversion is made from weights refined for
+    int8 (`t2izoo.export.int8_refine`) and the original weights are restored afterwards; the
+    other modes ignore it. `saved_model_dir`: the part already written by
+    `write_part_saved_model` (reused unless the weights are refined).
+
+    Returns:
+        (flatbuffer bytes, the `RefineReport` or None).
+    """
+    from t2izoo.export import int8_refine
+
     check_quantize(mode)
-    with tempfile.TemporaryDirectory(prefix="t2izoo-tflite-") as tmp:
-        return convert_saved_model(write_part_saved_model(part, tmp), part, mode, num_samples, seed, keep_float)
+    refine = refine_steps > 0 and effective_mode(part, mode) == "int8" and part.forward is not None
+    with contextlib.ExitStack() as stack:
+        report = None
+        if refine:
+            inputs = part.batched_inputs(int8_refine.DEFAULT_INPUTS, np.random.default_rng(seed + 1))
+            report = stack.enter_context(int8_refine.int8_refined(part.trackables, part.forward, inputs,
+                                                                  steps=refine_steps, seed=seed))
+        if saved_model_dir is None or refine:
+            saved_model_dir = write_part_saved_model(
+                part, stack.enter_context(tempfile.TemporaryDirectory(prefix="t2izoo-tflite-")))
+        return convert_saved_model(saved_model_dir, part, mode, num_samples, seed, keep_float), report
 
 
 def interpreter(model, delegates: bool = True):
@@ -241,7 +269,7 @@ def _write_atomic(path: str, data: bytes):
 
 def export_tflite(model_dir: str, base: str, quantize="none", model_name: Optional[str] = None,
                   batch_size: int = 1, num_samples: int = DEFAULT_REPRESENTATIVE_SAMPLES, loaded=None,
-                  keep_float=()) -> dict:
+                  keep_float=(), int8_refine_steps: int = 0) -> dict:
     """Converts every TFLite part of a trained run with one or several quantization modes.
 
     Args:
@@ -254,10 +282,14 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
         loaded: an already loaded (Text2Image, ExportAdapter) pair to reuse.
         keep_float: selective int8: op types / op output tensor names of the generator left in
             float (see the module docstring); the int8 file's model_info entry lists them.
+        int8_refine_steps: full-integer int8 files are converted from generator weights refined
+            for int8 with this many steps (`t2izoo.export.int8_refine`; 0: plain post-training
+            quantization); the model_info entry gives the refinement's report.
 
     Returns:
-        dict with `dir`, `model_name`, `seconds`, and `files` / `bytes`: part -> path / size for
-        one mode, or mode -> part -> path / size for a list.
+        dict with `dir`, `model_name`, `seconds`, `files` / `bytes`: part -> path / size for
+        one mode, or mode -> part -> path / size for a list, and `int8_refinement`: part ->
+        `RefineReport` of the refined int8 conversions.
 
     Raises:
         ConfigError, CheckpointError, ConversionError.
@@ -298,12 +330,16 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
     files = {mode: {} for mode in modes}
     sizes = {mode: {} for mode in modes}
     described = info.setdefault("files", {})
+    refinements = {}
     for part in parts:
         with tempfile.TemporaryDirectory(prefix="t2izoo-tflite-") as tmp:
             write_part_saved_model(part, tmp)
             for mode in modes:
                 kept = list(keep_float) if part.name == "generator" and effective_mode(part, mode) == "int8" else []
-                data = convert_saved_model(tmp, part, mode, num_samples, keep_float=kept)
+                data, report = convert_part(part, mode, num_samples, keep_float=kept,
+                                            refine_steps=int8_refine_steps, saved_model_dir=tmp)
+                if report is not None:
+                    refinements[part.name] = report
                 path = tflite_path(out_dir, part.name, mode)
                 check_builtins_only(data, os.path.basename(path))
                 _write_atomic(path, data)
@@ -314,13 +350,15 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
                     "part": part.name, "quantize": mode, "effective_quantization": effective,
                     "note": part.int8_note if effective != mode else "", "bytes": len(data),
                     "kept_float": kept,
+                    "int8_refinement": dataclasses.asdict(report) if report is not None else None,
                     "description": part.description,
                     "inputs": _signature_io(it, "inputs"), "outputs": _signature_io(it, "outputs"),
                 }
     _write_atomic(info_path, (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     if isinstance(quantize, str):
         files, sizes = files[quantize], sizes[quantize]
-    return {"dir": out_dir, "files": files, "bytes": sizes, "seconds": time.time() - start, "model_name": model_name}
+    return {"dir": out_dir, "files": files, "bytes": sizes, "seconds": time.time() - start, "model_name": model_name,
+            "int8_refinement": refinements}
 
 
 def _signature_io(it, which: str) -> dict:

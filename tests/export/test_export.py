@@ -301,7 +301,11 @@ def test_server_round_trip_matches_keras_and_writes_png(served, reference, tmp_p
 @pytest.fixture(scope="module")
 def tflite_export(run_dir, loaded, tmp_path_factory):
     base = tmp_path_factory.mktemp("tflite")
-    return tflite.export_tflite(run_dir, str(base), tflite.QUANTIZE_MODES, MODEL, num_samples=32, loaded=loaded)
+    return tflite.export_tflite(run_dir, str(base), tflite.QUANTIZE_MODES, MODEL, num_samples=32, loaded=loaded,
+                                int8_refine_steps=REFINE_STEPS)
+
+
+REFINE_STEPS = 20
 
 
 # max |diff| of the generator's [-1, 1] output against Keras, per variant. Quantized variants of
@@ -335,6 +339,13 @@ def test_tflite_variants_are_builtin_only_and_close_to_keras(tflite_export, load
         if mode in ("dynamic", "int8"):
             assert diffs.mean() <= QUANTIZED_MEAN_VS_SPREAD * spread, (mode, diffs.mean(), spread)
     assert tflite.float_tensor_count(tflite_export["files"]["int8"]["generator"]) == 0  # full integer
+    # Every recipe's int8 generator is converted from refined weights, and model_info says so.
+    report = tflite_export["int8_refinement"]["generator"]
+    assert report.steps == REFINE_STEPS and report.kernels > 0
+    with open(os.path.join(tflite_export["dir"], tflite.MODEL_INFO), encoding="utf-8") as f:
+        files = json.load(f)["files"]
+    assert files["generator_int8.tflite"]["int8_refinement"]["steps"] == REFINE_STEPS
+    assert files["generator_none.tflite"]["int8_refinement"] is None
     assert sizes["int8"] < 0.4 * sizes["none"] and sizes["dynamic"] < 0.4 * sizes["none"]
     assert 0.4 * sizes["none"] < sizes["float16"] < 0.6 * sizes["none"]
 
@@ -342,13 +353,51 @@ def test_tflite_variants_are_builtin_only_and_close_to_keras(tflite_export, load
 def test_selective_int8_keeps_the_named_ops_in_float(gan_loaded):
     """`keep_float` leaves op types out of full-integer quantization, and refuses names it cannot honour."""
     generator = {p.name: p for p in gan_loaded[1].tflite_parts(1)}["generator"]
-    data = tflite.convert_part(generator, "int8", num_samples=8, keep_float=["TANH"])
+    data, _ = tflite.convert_part(generator, "int8", num_samples=8, keep_float=["TANH"])
     it = tflite.interpreter(data, delegates=False)
     tensors = {d["index"]: d for d in it.get_tensor_details()}
     dtypes = {op["op_name"]: tensors[op["outputs"][0]]["dtype"] for op in it._get_ops_details()}
     assert dtypes["TANH"] == np.float32 and dtypes["CONV_2D"] == np.int8
     with pytest.raises(tflite.ConversionError, match="no op type or op output"):
         tflite.convert_part(generator, "int8", num_samples=8, keep_float=["generator/no_such_layer"])
+
+
+def test_int8_refinement_rounds_like_the_converter_and_restores_the_weights(gan_loaded):
+    """Refined kernels sit on the int8 grid, are exactly the integers the converter writes (up to
+    the sign a negative batch-norm scale folds in), cut the kernel-rounding error on held-out
+    rows, and the float weights come back afterwards."""
+    from t2izoo.export import int8_refine
+
+    generator = {p.name: p for p in gan_loaded[1].tflite_parts(1)}["generator"]
+    before = [np.array(v.numpy()) for m in generator.trackables for v in m.variables]
+    inputs = generator.batched_inputs(512, np.random.default_rng(0))
+    with int8_refine.int8_refined(generator.trackables, generator.forward, inputs, steps=300) as report:
+        kernels = int8_refine.quantizable_kernels(generator.trackables)
+        assert report.kernels == len(kernels) > 0 and report.steps == 300
+        data, _ = tflite.convert_part(generator, "int8", num_samples=8)
+        converted = int8_weight_integers(data)
+        for kernel, axis in kernels:
+            w = kernel.numpy()
+            np.testing.assert_allclose(int8_refine.fake_quantize(w, axis).numpy(), w, atol=1e-7)
+            reduce = tuple(i for i in range(w.ndim) if i != axis)
+            integers = np.rint(w / (np.abs(w).max(axis=reduce, keepdims=True) / 127.0))
+            integers = np.abs(np.moveaxis(integers, axis, 0)).astype(np.int32)
+            assert any(c.shape == integers.shape and np.array_equal(c, integers) for c in converted), kernel.path
+    assert report.mse_after < report.mse_before, report
+    after = [np.array(v.numpy()) for m in generator.trackables for v in m.variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    with pytest.raises(ConfigError, match="steps must be an integer >= 0"):
+        int8_refine.refine_for_int8(generator.trackables, generator.forward, inputs, steps=-1)
+    with pytest.raises(ConfigError, match="at least 64 input rows"):
+        int8_refine.refine_for_int8(generator.trackables, generator.forward,
+                                    {k: v[:10] for k, v in inputs.items()}, steps=1)
+
+
+def int8_weight_integers(data) -> list:
+    """|int8| values of the per-channel quantized weight tensors of a .tflite flatbuffer."""
+    it = tflite.interpreter(data, delegates=False)
+    return [np.abs(it.get_tensor(d["index"]).astype(np.int32)) for d in it.get_tensor_details()
+            if d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) > 1]
 
 
 def phone_tokens(text: dict, caption: str) -> dict:
@@ -406,6 +455,16 @@ def test_bad_flags_fail_in_one_line_without_loading_tensorflow(gan_run, tmp_path
     assert result.returncode == 2 and "does not exist" in result.stderr
     with pytest.raises(ConfigError, match="unknown quantize mode 'int4'"):
         tflite.export_tflite(run_dir, str(tmp_path), "int4")
+
+
+def test_cli_defaults_match_the_library():
+    """The command line keeps copies of some constants so bad flags fail before TF is imported."""
+    from t2izoo.export import __main__ as cli
+    from t2izoo.export import int8_refine
+
+    assert cli.QUANTIZE_MODES == tflite.QUANTIZE_MODES
+    assert cli.DEFAULT_REFINE_STEPS == int8_refine.DEFAULT_STEPS
+    assert cli.DEFAULT_REPRESENTATIVE_SAMPLES == tflite.DEFAULT_REPRESENTATIVE_SAMPLES
 
 
 @pytest.mark.slow  # a TensorFlow subprocess
