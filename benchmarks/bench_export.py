@@ -124,10 +124,9 @@ def diagnose_int8(loaded, calibration: int, samples: int = 64):
     """Where the int8 generator's error comes from (printed): per-layer activation error from
     the QuantizationDebugger, and the output change from rounding each layer's weights alone.
     Both on training-caption inputs (never the held-out test inputs the figures use)."""
-    import keras
     import tensorflow as tf
 
-    from t2izoo.export import tflite
+    from t2izoo.export import int8_refine, tflite
 
     _, adapter = loaded
     generator = {p.name: p for p in adapter.tflite_parts(1)}["generator"]
@@ -160,21 +159,14 @@ def diagnose_int8(loaded, calibration: int, samples: int = 64):
 
     print("\noutput change from rounding one layer's weights to int8 (per channel, float activations):")
     base = [generator.keras(x)["image"] for x in debug_data]
-    layers = [layer for model in generator.trackables for layer in model._flatten_layers(include_self=False)
-              if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.Dense))
-              and getattr(layer, "kernel", None)
-              is not None]
-    for layer in layers:
-        kernel = layer.kernel.numpy()
-        axis = 2 if isinstance(layer, keras.layers.Conv2DTranspose) else kernel.ndim - 1
-        reduce = tuple(i for i in range(kernel.ndim) if i != axis)
-        scale = np.abs(kernel).max(axis=reduce, keepdims=True) / 127.0
-        layer.kernel.assign(np.round(kernel / np.where(scale > 0, scale, 1.0)) * scale)
+    for variable, axis in int8_refine.quantizable_kernels(generator.trackables):
+        kernel = variable.numpy()
+        variable.assign(int8_refine.fake_quantize(kernel, axis))
         try:
             diffs = np.concatenate([np.abs(generator.keras(x)["image"] - b).ravel() for x, b in zip(debug_data, base)])
         finally:
-            layer.kernel.assign(kernel)
-        print(f"  {layer.path:60s} {kernel.size:8d} weights  max {diffs.max():.4f}  mean {diffs.mean():.5f}")
+            variable.assign(kernel)
+        print(f"  {variable.path:60s} {kernel.size:8d} weights  max {diffs.max():.4f}  mean {diffs.mean():.5f}")
 
 
 def run_concurrent(call, clients: int, per_client: int) -> dict:

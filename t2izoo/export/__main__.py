@@ -66,7 +66,8 @@ def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_s
 
     result = tflite.export_tflite(model_dir, out, quantize, model_name, batch_size, num_samples,
                                   keep_float=keep_float, int8_refine_steps=int8_refine_steps)
-    lines = [str(report) for report in result["int8_refinement"].values()] + [f"wrote {path} ({result['bytes'][part]:,} bytes)" for part, path in result["files"].items()]
+    lines = [str(report) for report in result["int8_refinement"].values()]
+    lines += [f"wrote {path} ({result['bytes'][part]:,} bytes)" for part, path in result["files"].items()]
     return lines + [f"on-device pipeline and tokenization: {os.path.join(result['dir'], tflite.MODEL_INFO)} "
                     f"({result['seconds']:.1f} s)"]
 
