@@ -31,6 +31,10 @@ class RunConfig:
         sample_every: steps between sample grids.
         log_every: steps per progress-bar line (a Keras "epoch").
         seed: seed of data order, noise and initialisation.
+        jit_compile: compile each training step with XLA when it runs on one replica (Keras'
+            "auto" leaves XLA off on CPU-only machines, yet on this 2-core CPU it is 1.3-1.6x
+            faster: `benchmarks/bench_xla.py`). Multi-replica strategies always run without it:
+            XLA cannot address MirroredStrategy's per-device variables.
     """
 
     dataset: str = "shapes"
@@ -47,12 +51,13 @@ class RunConfig:
     sample_every: int = 500
     log_every: int = 50
     seed: int = 0
+    jit_compile: bool = True
 
 
 # Fields that may change between runs in the same model_dir (everything else must match).
 RUN_LENGTH_FIELDS = frozenset(
     {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "keep_every_minutes", "sample_every", "log_every",
-     "data_dir"})
+     "data_dir", "jit_compile"})
 
 
 def _coerce(value: str, field_type, name: str, current=None):

@@ -109,7 +109,7 @@ class AttnGanRecipe(run_loop.Recipe):
         def adam():
             return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
 
-        trainer.compile(g_optimizer=adam(), d_optimizer=adam(), jit_compile=False)
+        trainer.compile(g_optimizer=adam(), d_optimizer=adam(), jit_compile=common.jit_compile(config))
         return trainer
 
     def example_batch(self, config, context):

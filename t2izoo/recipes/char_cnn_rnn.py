@@ -56,7 +56,7 @@ class CharCnnRnnRecipe(run_loop.Recipe):
         schedule = keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, decay_steps=context["steps_per_epoch"], decay_rate=config.lr_decay, staircase=True)
         trainer.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.grad_clip),
-                        jit_compile=False)
+                        jit_compile=common.jit_compile(config))
         return trainer
 
     def step(self, trainer):

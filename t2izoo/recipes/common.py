@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import tensorflow as tf
 from absl import flags
 
 from t2izoo.configs import base as config_lib
@@ -46,6 +47,13 @@ def halving_adam(config, steps_per_epoch: int):
     schedule = keras.optimizers.schedules.ExponentialDecay(
         config.learning_rate, decay_steps=config.lr_decay_epochs * steps_per_epoch, decay_rate=0.5, staircase=True)
     return keras.optimizers.Adam(schedule, beta_1=config.beta_1)
+
+
+def jit_compile(config) -> bool:
+    """`config.jit_compile`, except under a multi-replica strategy (XLA cannot address
+    MirroredStrategy's per-device variables: "Trying to access resource ... located in device
+    CPU:1 from device CPU:0"). Call inside the strategy's scope."""
+    return bool(config.jit_compile) and tf.distribute.get_strategy().num_replicas_in_sync == 1
 
 
 def default_model_dir(recipe_name: str, dataset: str) -> str:

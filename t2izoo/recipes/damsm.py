@@ -88,7 +88,7 @@ class DamsmRecipe(run_loop.Recipe):
                                            config.lr_floor)
             return keras.optimizers.Adam(schedule, beta_1=config.beta_1, global_clipnorm=clip)
 
-        trainer.compile(text_optimizer=adam(config.rnn_grad_clip or None), image_optimizer=adam(), jit_compile=False)
+        trainer.compile(text_optimizer=adam(config.rnn_grad_clip or None), image_optimizer=adam(), jit_compile=common.jit_compile(config))
         return trainer
 
     def step(self, trainer):

@@ -99,7 +99,7 @@ class GanIntClsRecipe(run_loop.Recipe):
 
         steps = context["steps_per_epoch"]
         trainer.compile(g_optimizer=common.halving_adam(config, steps), d_optimizer=common.halving_adam(config, steps),
-                        jit_compile=False)
+                        jit_compile=common.jit_compile(config))
         return trainer
 
     def example_batch(self, config, context):

@@ -49,7 +49,7 @@ class StackGanV2Recipe(frozen_text.FrozenCharCnnRnnMixin, run_loop.Recipe):
                                     seed=config.seed)
         adam = lambda: keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,  # noqa: E731
                                              beta_2=config.beta_2)
-        trainer.compile(g_optimizer=adam(), d_optimizer=adam(), jit_compile=False)
+        trainer.compile(g_optimizer=adam(), d_optimizer=adam(), jit_compile=common.jit_compile(config))
         return trainer
 
     def example_batch(self, config, context):

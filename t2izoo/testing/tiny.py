@@ -31,8 +31,9 @@ import importlib
 import os
 import pkgutil
 
-# Data and logging every tiny config shares.
-TINY_DATA = dict(shapes_train=48, shapes_test=20, batch_size=8, log_every=2, seed=0)
+# Data and logging every tiny config shares. No XLA: compiling a step costs more than the few
+# steps a tiny run takes (tests/models/test_gan_int_cls.py checks the XLA step itself).
+TINY_DATA = dict(shapes_train=48, shapes_test=20, batch_size=8, log_every=2, seed=0, jit_compile=False)
 # The tiny runs' generators learn fast, and the deeper ones (Stage-II, StackGAN++, AttnGAN) run
 # 20 steps so that their batch-norm statistics settle: then images vary with the noise (at the
 # presets' 2e-4, or after 4 steps, every pixel stays near grey and export checks are trivial).

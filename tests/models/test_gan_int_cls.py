@@ -1,10 +1,16 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+
+from t2izoo.configs.gan_int_cls import GAN_INT_CLS_PRESETS
 
 from t2izoo.discriminators.matching_aware import MatchingAwareDiscriminator
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.generators.dcgan_generator import DCGANGenerator
+from t2izoo.recipes import common
 from t2izoo.testing import gan_checks
 from t2izoo.trainers.gan_int_cls import GanIntClsTrainer
 
@@ -21,11 +27,11 @@ def make_batch(rng, noise=False):
     return batch
 
 
-def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)):
+def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=False):
     g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4, sync_batch_norm=sync)
     d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4, sync_batch_norm=sync)
     trainer = GanIntClsTrainer(g, d, image_size=S, seed=3)
-    trainer.compile(optimizer(), optimizer(), jit_compile=False)
+    trainer.compile(optimizer(), optimizer(), jit_compile=jit_compile)
     return trainer
 
 
@@ -88,3 +94,32 @@ def test_mirrored_step_equals_single_device(rng):
     batch = make_batch(rng, noise=True)
     gan_checks.check_mirrored_matches_single(
         lambda: make_trainer(sync=True, optimizer=lambda: keras.optimizers.SGD(1e-3)), batch)
+
+
+def test_xla_step_equals_the_plain_step(rng):
+    # The recipes XLA-compile the train step (`jit_compile`): it must make the same update.
+    # SGD: Adam's first steps are ~lr * sign(g), which XLA's reordered sums flip for near-zero g.
+    batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=True).items()}
+    sgd = lambda: keras.optimizers.SGD(1e-2)  # noqa: E731
+    plain, xla = make_trainer(optimizer=sgd), make_trainer(optimizer=sgd, jit_compile=True)
+    for t in (plain, xla):
+        t.build_from_batch(batch)
+    for a, b in zip(xla.weights, plain.weights):
+        a.assign(b.numpy())
+    before = gan_checks.weights_of(plain.generator_variables())
+    data = tf.data.Dataset.from_tensors(batch).repeat(2)
+    plain.fit(data, epochs=1, verbose=0)
+    xla.fit(data, epochs=1, verbose=0)
+    for name in ("generator_variables", "discriminator_variables"):
+        moved = gan_checks.max_change(gan_checks.weights_of(getattr(plain, name)()),
+                                      gan_checks.weights_of(getattr(xla, name)()))
+        assert moved < 1e-5, f"{name}: XLA step differs from the plain step by {moved}"
+    assert gan_checks.max_change(before, gan_checks.weights_of(plain.generator_variables())) > 1e-4
+
+
+def test_recipes_turn_xla_off_under_a_multi_replica_strategy():
+    config = GAN_INT_CLS_PRESETS["shapes"]
+    assert config.jit_compile and common.jit_compile(config)
+    assert not common.jit_compile(dataclasses.replace(config, jit_compile=False))
+    with gan_checks.mirrored_strategy(("/cpu:0", "/cpu:1")).scope():
+        assert not common.jit_compile(config)
