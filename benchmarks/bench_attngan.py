@@ -82,12 +82,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=0, help="0: the preset's (cub 20)")
     parser.add_argument("--inception_weights", default=None)
+    parser.add_argument("--jit_compile", type=int, default=1, choices=(0, 1),
+                        help="XLA-compile the step, as the recipe does (0: the plain graph)")
     args = parser.parse_args()
     config, trainer, vocab_size = build(args.preset, args.inception_weights)
     batch_size = args.batch_size or config.batch_size
     batch = random_batch(np.random.default_rng(0), config, batch_size, vocab_size)
     trainer.build_from_batch(batch)
-    step = tf.function(trainer.train_step)
+    step = tf.function(trainer.train_step, jit_compile=bool(args.jit_compile))
     t0 = time.perf_counter()
     for _ in range(args.warmup):
         float(step(batch)["g_loss"])
@@ -102,7 +104,8 @@ def main():
     gpus = tf.config.list_physical_devices("GPU")
     device = ", ".join(tf.config.experimental.get_device_details(g).get("device_name", "GPU") for g in gpus) \
         if gpus else f"CPU ({os.cpu_count()} cores visible, {platform.processor() or platform.machine()})"
-    print(f"device: {device}; TensorFlow {tf.__version__}; median of {args.steps} steps after {args.warmup} warm-up")
+    print(f"device: {device}; TensorFlow {tf.__version__}; median of {args.steps} steps after {args.warmup} warm-up; "
+          f"{'XLA' if args.jit_compile else 'no XLA'}")
     print(f"attngan {args.preset}: batch {batch_size}, scales {'/'.join(map(str, config.image_sizes))}, "
           f"{len(config.image_sizes)} stages: {np.median(times):.2f} s/step (min {min(times):.2f}, "
           f"max {max(times):.2f}; {batch_size / np.median(times):.2f} images/s); trace + warm-up {warmup:.1f} s")

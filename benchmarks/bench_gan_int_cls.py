@@ -1,8 +1,10 @@
 """Prints GAN-INT-CLS training speed (s/step, images/s) on random data.
 
-    python benchmarks/bench_gan_int_cls.py [--presets=shapes,cub] [--steps=10]
+    python benchmarks/bench_gan_int_cls.py [--presets=shapes,cub] [--steps=10] [--jit_compile=0]
 
-One step = the D update and the G update (with the GAN-INT half batch), as in training.
+One step = the D update and the G update (with the GAN-INT half batch), as in training, compiled
+with XLA as the recipe compiles it (`jit_compile`, default on); `--jit_compile=0` times the
+plain graph for comparison.
 """
 
 import argparse
@@ -23,7 +25,7 @@ from t2izoo.trainers.gan_int_cls import GanIntClsTrainer  # noqa: E402
 TEXT_DIM = {"shapes": 256, "cub": 1024, "flowers": 1024, "coco": 1024}
 
 
-def bench(preset: str, steps: int, batch_size: int):
+def bench(preset: str, steps: int, batch_size: int, jit_compile: bool = True):
     c = GAN_INT_CLS_PRESETS[preset]
     g = DCGANGenerator(c.image_size, c.z_dim, c.text_proj_dim, c.ngf, c.residual)
     d = MatchingAwareDiscriminator(c.image_size, c.text_proj_dim, c.ndf, c.residual)
@@ -37,7 +39,7 @@ def bench(preset: str, steps: int, batch_size: int):
              "wrong_embedding": rng.normal(size=(batch_size, TEXT_DIM[preset])).astype("float32")}
     batch = {k: tf.constant(v) for k, v in batch.items()}
     trainer.build_from_batch(batch)
-    step = tf.function(trainer.train_step)
+    step = tf.function(trainer.train_step, jit_compile=jit_compile)
     step(batch)  # trace
     t = time.time()
     for _ in range(steps):
@@ -46,18 +48,20 @@ def bench(preset: str, steps: int, batch_size: int):
     dt = (time.time() - t) / steps
     params = sum(int(np.prod(v.shape)) for v in g.trainable_variables + d.trainable_variables)
     print(f"{preset:8s} batch {batch_size:3d}  {c.image_size} px  ngf={c.ngf} ndf={c.ndf}  "
-          f"{params / 1e6:.2f}M params  {dt:.3f} s/step  {batch_size / dt:.1f} images/s")
+          f"{params / 1e6:.2f}M params  {dt:.3f} s/step  {batch_size / dt:.1f} images/s  "
+          f"({'XLA' if jit_compile else 'no XLA'})")
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", default="shapes,cub")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--jit_compile", type=int, default=1, choices=(0, 1), help="XLA, as the recipe runs it")
     args = parser.parse_args()
     print(f"TensorFlow {tf.__version__}, devices: {[d.name for d in tf.config.list_logical_devices()]}, "
           f"{os.cpu_count()} CPUs")
     for preset in args.presets.split(","):
-        bench(preset, args.steps, 64)
+        bench(preset, args.steps, 64, bool(args.jit_compile))
 
 
 if __name__ == "__main__":
