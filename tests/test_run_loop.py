@@ -59,6 +59,19 @@ def test_resume_continues_exactly(encoder_dir, trained_run, tmp_path):
     assert [p["step"] for p in progress] == [2, 4]
 
 
+def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_path):
+    config = tiny.tiny_gan_int_cls(encoder_dir, max_steps=2, hard_negative_fraction=0.5)
+    gan_int_cls.train(config, str(tmp_path), auto_pretrain=False, verbose=0)
+    hard = np.load(os.path.join(tmp_path, "hard_negative_embeddings_train.npy"))
+    true = np.load(os.path.join(tmp_path, "caption_embeddings_train.npy"))
+    assert hard.shape == (config.shapes_train, 4, true.shape[2]) and np.isfinite(hard).all()
+    assert not np.allclose(hard[:, 0], true[:, :config.num_embeddings].mean(1))
+    for bad, message in ((["hard_negative_fraction=1.5"], "in \\[0, 1\\]"),
+                         (["dataset=cub", "hard_negative_fraction=0.5"], "shapes")):
+        with pytest.raises(ConfigError, match=message):
+            gan_int_cls.GanIntClsRecipe().pipeline_options(config_lib.apply_overrides(config, bad))
+
+
 def test_keep_every_minutes_keeps_checkpoints_beyond_the_last_three(encoder_dir, tmp_path):
     config = config_lib.apply_overrides(tiny.tiny_gan_int_cls(encoder_dir),
                                         ["max_steps=5", "checkpoint_every=1", "keep_every_minutes=1e-9"])

@@ -51,6 +51,12 @@ class GanIntClsConfig(RunConfig):
         lr_decay_epochs: lr halved every this many epochs (100; COCO 40).
         ema_decay: EMA of G used for samples and export (not in the paper; 0 disables).
         sync_batch_norm: synchronise BN over replicas under a distribution strategy.
+        hard_negative_fraction: NOT IN THE PAPER, `shapes` only (0 = faithful). The fraction of
+            D's {real image, wrong text} rows whose text is the row's own scene with one
+            attribute (colour, shape, size or position) changed: the mean embedding of
+            `num_embeddings` captions of that scene, like the true text. The paper's wrong text
+            comes from another image, which on `shapes` also differs in colour and position, so
+            D can match text to image without looking at shape.
     """
 
     encoder_dir: str = ""
@@ -69,6 +75,7 @@ class GanIntClsConfig(RunConfig):
     lr_decay_epochs: int = 100
     ema_decay: float = 0.999
     sync_batch_norm: bool = True
+    hard_negative_fraction: float = 0.0
 
 
 CHAR_CNN_RNN_PRESETS = {

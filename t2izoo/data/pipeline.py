@@ -14,6 +14,9 @@ A batch is a dict:
     embedding, wrong_embedding  float32 [B, D] mean of `num_embeddings` random precomputed caption
                     embeddings of the image (when `caption_embeddings` is given; GAN-INT-CLS
                     averages 4, StackGAN samples 4)
+                    With `hard_negative_fraction` > 0 and `hard_negative_embeddings`, that
+                    fraction of the rows' wrong_embedding is instead a precomputed embedding of
+                    the row's own scene with one attribute changed (a non-paper option)
     class_ids, wrong_class_ids  int32 [B]
     index           int32 [B] image index in the split
     attributes      int32 [B, objects, 5] (datasets with ground truth, i.e. `shapes`)
@@ -47,6 +50,8 @@ class PipelineOptions:
         training: random captions, augmentation and reshuffling each epoch; otherwise a
             single ordered pass with each image's first caption.
         seed: seed of every random choice.
+        hard_negative_fraction: fraction of the rows whose `wrong_embedding` is a hard negative
+            (needs `hard_negative_embeddings`; 0 keeps every batch as without it).
     """
 
     image_sizes: tuple = (64,)
@@ -56,6 +61,7 @@ class PipelineOptions:
     num_embeddings: int = 4
     training: bool = True
     seed: int = 0
+    hard_negative_fraction: float = 0.0
 
 
 class EncodedCaptions:
@@ -84,7 +90,7 @@ class BatchAssembler:
     """Builds batch `step` as a dict of NumPy arrays; a pure function of (options, step)."""
 
     def __init__(self, image_set: CaptionedImageSet, vocab: text_lib.Vocabulary,
-                 options: PipelineOptions, caption_embeddings=None):
+                 options: PipelineOptions, caption_embeddings=None, hard_negative_embeddings=None):
         image_set.check()
         self.image_set = image_set
         self.options = options
@@ -100,6 +106,15 @@ class BatchAssembler:
                 raise DataError(f"caption embeddings of shape {caption_embeddings.shape} do not match "
                                 f"{self.n} images x {self.encoded.ids.shape[1]} captions")
             self.embeddings = caption_embeddings
+        self.hard_negatives = None
+        if options.hard_negative_fraction > 0 and options.training:
+            if hard_negative_embeddings is None or self.embeddings is None:
+                raise DataError("hard_negative_fraction > 0 needs caption and hard-negative embeddings")
+            hard = np.asarray(hard_negative_embeddings, np.float32)
+            if hard.ndim != 3 or hard.shape[0] != self.n or hard.shape[2] != self.embeddings.shape[2]:
+                raise DataError(f"hard-negative embeddings of shape {hard.shape} do not match {self.n} images x "
+                                f"{self.embeddings.shape[2]}-d embeddings")
+            self.hard_negatives = hard
 
     def num_steps_per_epoch(self) -> int:
         b = self.options.batch_size
@@ -163,6 +178,10 @@ class BatchAssembler:
             wrong_caption = rng.integers(0, 1 << 30, len(wrong)) % self.encoded.counts[wrong]
             out["wrong_class_ids"] = self.class_ids[wrong]
             self._captions(wrong, wrong_caption, rng, "wrong_", out)
+            if self.hard_negatives is not None:  # drawn last: other draws stay as without it
+                hard = rng.random(len(indices)) < o.hard_negative_fraction
+                kind = rng.integers(0, self.hard_negatives.shape[1], len(indices))
+                out["wrong_embedding"][hard] = self.hard_negatives[indices[hard], kind[hard]]
         if self.image_set.attributes is not None:
             out["attributes"] = np.asarray(self.image_set.attributes[indices], np.int32)
         return out
@@ -182,7 +201,7 @@ def tensor_batch(batch: dict) -> dict:
 
 
 def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, options: PipelineOptions,
-                 caption_embeddings=None, start_step: int = 0, num_steps=None):
+                 caption_embeddings=None, start_step: int = 0, num_steps=None, hard_negative_embeddings=None):
     """A tf.data.Dataset of batch dicts from step `start_step` on.
 
     Training streams repeat forever unless `num_steps` is given; evaluation streams make one
@@ -190,7 +209,7 @@ def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, optio
     """
     import tensorflow as tf
 
-    assembler = BatchAssembler(image_set, vocab, options, caption_embeddings)
+    assembler = BatchAssembler(image_set, vocab, options, caption_embeddings, hard_negative_embeddings)
     if not options.training:
         num_steps = assembler.num_steps_per_epoch() if num_steps is None else num_steps
     example = assembler(0)

@@ -248,6 +248,30 @@ def make_captions(objects: np.ndarray, count: int, rng: np.random.Generator) -> 
     return captions
 
 
+def attribute_swapped_scene(objects: np.ndarray, attribute: str, rng: np.random.Generator) -> np.ndarray:
+    """A copy of one scene's `objects` with `attribute` of one present object set to another value.
+
+    A position moves to a cell no object occupies, so the scene stays one a caption can describe.
+    `make_captions` of the result gives "hard" mismatched captions: they differ from the true
+    ones in that one attribute only (e.g. "a small red star ..." for a small red circle).
+    """
+    if attribute not in ATTRIBUTE_NAMES:
+        raise ValueError(f"unknown attribute {attribute!r}; choose from {ATTRIBUTE_NAMES}")
+    column = 1 + ATTRIBUTE_NAMES.index(attribute)
+    out = np.array(objects, copy=True)
+    present = np.flatnonzero(out[:, ATTR_PRESENT])
+    k = present[rng.integers(len(present))]
+    num_values = len((COLORS, SHAPES, SIZES, POSITIONS)[column - 1])
+    taken = set(out[present, ATTR_POSITION]) if attribute == "position" else {out[k, column]}
+    out[k, column] = rng.choice([v for v in range(num_values) if v not in taken])
+    return out
+
+
+def hard_negative_captions(objects: np.ndarray, count: int, rng: np.random.Generator) -> list:
+    """For each attribute in `ATTRIBUTE_NAMES`, `count` captions of the scene with it swapped."""
+    return [make_captions(attribute_swapped_scene(objects, a, rng), count, rng) for a in ATTRIBUTE_NAMES]
+
+
 _ATTRIBUTE_WORDS = {  # attribute name -> (value names, synonyms per value, template key)
     "color": (COLORS, _COLOR_WORDS, "color"),
     "shape": (SHAPES, _SHAPE_WORDS, "shape"),

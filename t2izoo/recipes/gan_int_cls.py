@@ -18,11 +18,12 @@ from absl import app, flags
 
 from t2izoo.configs import base as config_lib
 from t2izoo.configs.gan_int_cls import CHAR_CNN_RNN_PRESETS, GAN_INT_CLS_PRESETS
+from t2izoo.data import shapes as shapes_data
 from t2izoo.data import text as text_lib
 from t2izoo.data.pipeline import PipelineOptions
 from t2izoo.discriminators.matching_aware import MatchingAwareDiscriminator
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
-from t2izoo.errors import CheckpointError
+from t2izoo.errors import CheckpointError, ConfigError
 from t2izoo.generators.dcgan_generator import DCGANGenerator
 from t2izoo.recipes import char_cnn_rnn, common
 from t2izoo.trainers import run_loop
@@ -60,8 +61,15 @@ class GanIntClsRecipe(run_loop.Recipe):
         return {"text_encoder": encoder}
 
     def pipeline_options(self, config):
+        fraction = getattr(config, "hard_negative_fraction", 0.0)
+        if not 0.0 <= fraction <= 1.0:
+            raise ConfigError(f"hard_negative_fraction={fraction}: expected a value in [0, 1]")
+        if fraction > 0 and config.dataset != "shapes":
+            raise ConfigError(f"hard_negative_fraction needs the attributes of `shapes` scenes; "
+                              f"--dataset={config.dataset} has none (use 0)")
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
-                               max_words=config.max_words, num_embeddings=config.num_embeddings, seed=config.seed)
+                               max_words=config.max_words, num_embeddings=config.num_embeddings, seed=config.seed,
+                               hard_negative_fraction=fraction)
 
     def caption_embeddings(self, config, context, image_set):
         """Embeddings of every training caption by the frozen encoder, cached in the run dir."""
@@ -81,6 +89,27 @@ class GanIntClsRecipe(run_loop.Recipe):
         for i, caps in enumerate(image_set.captions):
             out[i, : len(caps)] = vectors[k: k + len(caps)]
             k += len(caps)
+        np.save(path + ".tmp.npy", out)
+        os.replace(path + ".tmp.npy", path)
+        return out
+
+    def hard_negative_embeddings(self, config, context, image_set):
+        """[N, 4, D]: per scene and attribute, the mean embedding of `num_embeddings` captions of the
+        scene with that attribute changed (`shapes.hard_negative_captions`); cached in the run dir."""
+        path = os.path.join(context["model_dir"], f"hard_negative_embeddings_{image_set.split}.npy")
+        encoder = context["text_encoder"]
+        shape = (len(image_set), len(shapes_data.ATTRIBUTE_NAMES), encoder.embedding_dim)
+        if os.path.exists(path):
+            cached = np.load(path, mmap_mode="r")
+            if cached.shape == shape:
+                return cached
+        rng = np.random.default_rng([config.seed, 104729])
+        count = config.num_embeddings
+        flat = [c for objects in image_set.attributes
+                for captions in shapes_data.hard_negative_captions(objects, count, rng) for c in captions]
+        print(f"[{NAME}] embedding {len(flat)} hard-negative captions with the frozen char-CNN-RNN ...")
+        vectors = char_cnn_rnn.encode_captions(encoder, flat).reshape(shape[0], shape[1], count, shape[2])
+        out = vectors.mean(2).astype(np.float32)
         np.save(path + ".tmp.npy", out)
         os.replace(path + ".tmp.npy", path)
         return out

@@ -95,6 +95,10 @@ class Recipe:
         """Optional [N, C, D] precomputed caption embeddings for the pipeline."""
         return None
 
+    def hard_negative_embeddings(self, config, context: dict, image_set):
+        """[N, K, D] embeddings of mismatched captions for `PipelineOptions.hard_negative_fraction`."""
+        return None
+
     def step(self, trainer) -> int:
         return int(trainer.d_optimizer.iterations.numpy())
 
@@ -159,7 +163,9 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, **recipe.prepare(config, model_dir)}
     options = recipe.pipeline_options(config)
     embeddings = recipe.caption_embeddings(config, context, train_set)
-    assembler = BatchAssembler(train_set, vocab, options, embeddings)
+    hard_negatives = (recipe.hard_negative_embeddings(config, context, train_set)
+                      if options.hard_negative_fraction > 0 else None)
+    assembler = BatchAssembler(train_set, vocab, options, embeddings, hard_negatives)
     steps_per_epoch = max(assembler.num_steps_per_epoch(), 1)
     context["steps_per_epoch"] = steps_per_epoch
     last_step = total_steps(config, steps_per_epoch)
@@ -187,7 +193,8 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     print(f"[{recipe.name}] {config.dataset}: {len(train_set)} training images, {steps_per_epoch} steps/epoch, "
           f"steps {start} -> {last_step}, global batch {config.batch_size} on "
           f"{strategy.num_replicas_in_sync} replica(s); run dir {model_dir}")
-    dataset = make_dataset(train_set, vocab, options, embeddings, start_step=start)
+    dataset = make_dataset(train_set, vocab, options, embeddings, start_step=start,
+                           hard_negative_embeddings=hard_negatives)
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard")) if chief else None
     checkpointer = CheckpointCallback(manager, step_fn, config.checkpoint_every)

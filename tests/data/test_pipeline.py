@@ -91,3 +91,29 @@ def test_split_over_replicas(train_set, vocab):
     assert [p.shape[0] for p in parts] == [4, 4]
     whole = next(iter(pipeline.make_dataset(train_set, vocab, opts)))["index"].numpy()
     np.testing.assert_array_equal(np.concatenate([p.numpy() for p in parts]), whole)
+
+
+def test_hard_negatives_replace_that_fraction_of_wrong_embeddings_and_nothing_else(train_set, vocab):
+    n, dim = len(train_set), 6
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(n, 10, dim)).astype("float32")
+    hard = 100.0 + rng.normal(size=(n, 4, dim)).astype("float32")  # far from every caption embedding
+    plain = pipeline.BatchAssembler(train_set, vocab, pipeline.PipelineOptions(image_sizes=(16,), batch_size=32,
+                                                                               seed=2), embeddings)
+    for fraction in (0.5, 1.0):
+        opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=32, seed=2, hard_negative_fraction=fraction)
+        with_hard = pipeline.BatchAssembler(train_set, vocab, opts, embeddings, hard)
+        replaced = []
+        for step in range(5):
+            a, b = plain(step), with_hard(step)
+            for key in a:
+                if key != "wrong_embedding":
+                    np.testing.assert_array_equal(a[key], b[key])
+            is_hard = b["wrong_embedding"][:, 0] > 50
+            np.testing.assert_array_equal(a["wrong_embedding"][~is_hard], b["wrong_embedding"][~is_hard])
+            for row in np.flatnonzero(is_hard):  # one of the row's own scene's hard negatives
+                assert np.isclose(hard[b["index"][row]], b["wrong_embedding"][row]).all(1).any()
+            replaced.append(is_hard.mean())
+        assert (0.3 < np.mean(replaced) < 0.7) if fraction == 0.5 else np.mean(replaced) == 1.0
+    with pytest.raises(DataError, match="hard-negative"):
+        pipeline.BatchAssembler(train_set, vocab, opts, embeddings, hard[:, :, :3])

@@ -89,3 +89,22 @@ def test_registry_errors_are_clear():
         load_split("shapes", "validation")
     with pytest.raises(DataError, match="--data_dir"):
         load_split("cub", "train")
+
+
+@pytest.mark.parametrize("attribute", shapes.ATTRIBUTE_NAMES)
+def test_attribute_swapped_scene_changes_exactly_that_attribute(attribute):
+    scenes = shapes.sample_scenes(shapes.ShapesConfig(num_train=60, seed=3), "train")
+    column = 1 + shapes.ATTRIBUTE_NAMES.index(attribute)
+    rng = np.random.default_rng(0)
+    for objects in scenes.attributes:
+        swapped = shapes.attribute_swapped_scene(objects, attribute, rng)
+        changed = np.argwhere(swapped != objects)
+        assert len(changed) == 1 and changed[0][1] == column  # one object, that attribute only
+        present = swapped[swapped[:, shapes.ATTR_PRESENT] == 1]
+        assert len(set(present[:, shapes.ATTR_POSITION])) == len(present)  # no two objects in one cell
+    one = scenes.attributes[scenes.attributes[:, 1, shapes.ATTR_PRESENT] == 0][0]
+    captions = shapes.hard_negative_captions(one, 3, rng)
+    assert [len(c) for c in captions] == [3] * len(shapes.ATTRIBUTE_NAMES)
+    shape_words = shapes._SHAPE_WORDS[shapes.SHAPES[one[0, shapes.ATTR_SHAPE]]]
+    swapped_shape = captions[shapes.ATTRIBUTE_NAMES.index("shape")]
+    assert not any(f" {w} " in f" {c} " for c in swapped_shape for w in shape_words)
