@@ -19,6 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from t2izoo.evaluate import evaluate  # noqa: E402
 
 
+def _fmt(value):
+    return f"{value:6.3f}" if value is not None else f"{'-':>6}"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model_dir", required=True)
@@ -53,17 +57,20 @@ def main():
     selected = names[:: args.every]
     if names[-1] not in selected:
         selected.append(names[-1])
-    print(f"{'step':>6} {'min':>6} {'color':>6} {'shape':>6} {'size':>6} {'pos':>6} {'object':>6} {'R-prec':>7}")
+    print(f"{'step':>6} {'min':>6} {'color':>6} {'shape':>6} {'size':>6} {'pos':>6} {'object':>6} {'R-prec':>7}"
+          f" {'col1':>6} {'col2':>6}")  # colour over one-object / two-object scenes
     for name in selected:
         result = evaluate(args.model_dir, ["shapes_acc", "shapes_r_precision"], args.num_samples, args.split,
                           checkpoint_path=os.path.join(args.checkpoints, name), verbose=False,
                           use_ema=not args.live)
         row = {"step": result["step"], "minutes": round((times[name] - origin) / 60, 1),
                **{k: result[f"acc_{k}"] for k in ("color", "shape", "size", "position", "object")},
-               "r_precision": result["shapes_r_precision"]}
+               "r_precision": result["shapes_r_precision"],
+               "color_1obj": result.get("acc_color_1obj"), "color_2obj": result.get("acc_color_2obj")}
         rows.append(row)
         print(f"{row['step']:6d} {row['minutes']:6.1f} {row['color']:6.3f} {row['shape']:6.3f} {row['size']:6.3f} "
-              f"{row['position']:6.3f} {row['object']:6.3f} {row['r_precision']:7.2f}", flush=True)
+              f"{row['position']:6.3f} {row['object']:6.3f} {row['r_precision']:7.2f} "
+              f"{_fmt(row['color_1obj'])} {_fmt(row['color_2obj'])}", flush=True)
     tag = "live" if args.live else "ema"
     with open(os.path.join(args.checkpoints, f"curve_{args.split}_{tag}.json"), "w") as f:
         json.dump(rows, f, indent=1)

@@ -10,7 +10,8 @@ Protocol (recorded with every result in <model_dir>/eval.jsonl):
     recorded as `generator`); its highest resolution;
   * `shapes_acc`: the shapes evaluator judges each object the caption names at its grid cell
     (color, shape, size, position) -- accuracy of the evaluator itself on real test renders
-    is reported beside it (`evaluator_real_*`);
+    is reported beside it (`evaluator_real_*`), and each accuracy again over the scenes of
+    one and of two objects (`acc_color_1obj`, `acc_color_2obj`, ...: attribute binding);
   * `shapes_fid`: Frechet distance between the evaluator's penultimate features of the samples
     and of the split's real renders;
   * `shapes_r_precision`: for each sample, the true caption's attributes against those of 99
@@ -149,6 +150,8 @@ def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 
         if "shapes_acc" in metrics:
             acc = se.attribute_accuracy_from_predictions(predictions, attributes)
             result.update({f"acc_{k}": round(v, 4) for k, v in acc.items()})
+            for n, acc_n in se.accuracy_by_object_count(predictions, attributes).items():
+                result.update({f"acc_{k}_{n}obj": round(v, 4) for k, v in acc_n.items()})
         if "shapes_fid" in metrics:
             real = image_set.load_images(np.unique(indices), (real_size,))[real_size]
             real_feats = se.penultimate_features(evaluator, real, value_range=(0, 255))

@@ -82,6 +82,7 @@ def test_evaluate_end_to_end_on_a_tiny_run(tmp_path):
     for key in ("acc_color", "acc_shape", "acc_size", "acc_position", "shapes_fid", "shapes_r_precision",
                 "evaluator_real_color"):
         assert np.isfinite(result[key]), key
+    assert any(k.startswith("acc_color_") and k.endswith("obj") for k in result)  # per object count
     assert result["num_samples"] == 20 and result["split"] == "novel" and result["step"] == 2
     logged = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert logged[-1] == result

@@ -208,6 +208,26 @@ def attribute_accuracy_from_predictions(predictions: dict, attributes) -> dict:
     return result
 
 
+def accuracy_by_object_count(predictions: dict, attributes) -> dict:
+    """`attribute_accuracy_from_predictions` separately for scenes of 1, 2, ... objects.
+
+    Averages over all scenes hide where a model fails: on `shapes` a generator can draw a lone
+    object's colour almost always right yet give two objects each other's colours (binding).
+
+    Returns:
+        {number of objects: accuracy dict} for every count present in `attributes`.
+    """
+    occupancy = np.asarray(predictions["occupancy"])
+    attributes = _check_attributes(attributes, occupancy.shape[0])
+    counts = (attributes[..., ATTR_PRESENT] > 0).sum(axis=1)
+    out = {}
+    for n in np.unique(counts[counts > 0]):
+        rows = counts == n
+        out[int(n)] = attribute_accuracy_from_predictions(
+            {k: np.asarray(v)[rows] for k, v in predictions.items()}, attributes[rows])
+    return out
+
+
 def predict(evaluator: ShapesEvaluator, images, value_range=(-1, 1), batch_size: int = 256) -> dict:
     """Runs the evaluator in batches; returns numpy logits/features (see `ShapesEvaluator`).
 

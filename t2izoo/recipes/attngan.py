@@ -149,8 +149,9 @@ class AttnGanRecipe(run_loop.Recipe):
                              seed=config.seed, verbose=False)
                 print(f"[{NAME}] {split} ({config.eval_images} images, EMA G): colour {100 * r['acc_color']:.1f} %, "
                       f"shape {100 * r['acc_shape']:.1f} %, size {100 * r['acc_size']:.1f} %, position "
-                      f"{100 * r['acc_position']:.1f} %, shapes R-precision {r['shapes_r_precision']:.1f} % "
-                      f"(appended to eval.jsonl)")
+                      f"{100 * r['acc_position']:.1f} %, shapes R-precision {r['shapes_r_precision']:.1f} %; "
+                      f"colour of one-object scenes {100 * r.get('acc_color_1obj', float('nan')):.1f} %, of "
+                      f"two-object scenes {100 * r.get('acc_color_2obj', float('nan')):.1f} % (appended to eval.jsonl)")
 
 
 def write_attention_figures(recipe, trainer, captions, model_dir, tag, seed=0, top_k=5, use_ema=True):

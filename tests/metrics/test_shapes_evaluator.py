@@ -40,6 +40,14 @@ def test_attribute_accuracy_from_hand_made_predictions():
     assert acc["position"] == pytest.approx(1 / 3) and acc["color"] == pytest.approx(2 / 3)
     with pytest.raises(DataError, match="attribute rows"):
         se.attribute_accuracy_from_predictions(predictions, attributes[:1])
+    # Per object count: scene 0 has two objects (the second missed and the wrong size), scene 1
+    # one (wrong colour, and now an extra object).
+    by_count = se.accuracy_by_object_count(predictions, attributes)
+    assert sorted(by_count) == [1, 2]
+    assert by_count[2] == pytest.approx({"color": 1.0, "shape": 1.0, "size": 1 / 2, "position": 1 / 2,
+                                         "object": 1 / 2})
+    assert by_count[1] == pytest.approx({"color": 0.0, "shape": 1.0, "size": 1.0, "position": 0.0,
+                                         "object": 0.0})
 
 
 def test_cell_targets_place_objects_in_their_cells():
