@@ -82,10 +82,13 @@ CHAR_CNN_RNN_PRESETS = {
     "cub": CharCnnRnnConfig(dataset="cub"),
     "flowers": CharCnnRnnConfig(dataset="flowers"),
     "coco": CharCnnRnnConfig(dataset="coco"),
-    # Small enough to pretrain in minutes on 2 CPU cores.
+    # Small enough to pretrain in ~30 minutes on 2 CPU cores (7.5k steps at ~4 steps/s with XLA).
+    # 48 epochs rather than 20: the longer run lifts test R-precision 87 -> 96 % and the
+    # shape-swap accuracy 71 -> 94 % (recipes/gan_int_cls/README.md), and GAN-INT-CLS can only
+    # draw what the frozen embedding encodes.
     "shapes": CharCnnRnnConfig(
         dataset="shapes", conv_channels=(128, 192, 256), rnn_dim=256, embedding_dim=256, batch_size=64,
-        num_epochs=20, max_words=24, learning_rate=0.001, checkpoint_every=200, sample_every=0, log_every=50),
+        num_epochs=48, max_words=24, learning_rate=0.001, checkpoint_every=200, sample_every=0, log_every=50),
 }
 
 GAN_INT_CLS_PRESETS = {
