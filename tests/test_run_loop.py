@@ -163,3 +163,20 @@ def test_generate_cli_errors(tmp_path):
     result = _run_cli("t2izoo.generate", f"--model_dir={tmp_path}", "--caption=a red circle")
     assert result.returncode == 2 and "not a t2izoo run directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_standardize_text_option_fixes_training_statistics_and_resumes_them(encoder_dir, tmp_path):
+    config = tiny.tiny_gan_int_cls(encoder_dir, max_steps=2, standardize_text=True)
+    trainer = gan_int_cls.train(config, str(tmp_path), auto_pretrain=False, verbose=0)
+    cached = np.load(os.path.join(tmp_path, "caption_embeddings_train.npy"))
+    rows = cached.reshape(-1, cached.shape[-1])
+    rows = rows[np.any(rows != 0, axis=1)]
+    layer = trainer.generator.text_standardization
+    np.testing.assert_allclose(layer.mean.numpy(), rows.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.inverse_std.numpy(), 1.0 / (rows.std(0) + layer.epsilon), rtol=1e-4)
+    # The EMA generator that samples and exports standardises with the same statistics.
+    ema = trainer.sync_ema_generator((tf.zeros((1, config.z_dim)), tf.zeros((1, rows.shape[1]))))
+    np.testing.assert_array_equal(ema.text_standardization.mean.numpy(), layer.mean.numpy())
+    # Inference restores them from the checkpoint alone (no training set at hand).
+    restored = Text2Image.load(str(tmp_path)).trainer.generator.text_standardization
+    np.testing.assert_array_equal(restored.inverse_std.numpy(), layer.inverse_std.numpy())

@@ -57,6 +57,9 @@ class GanIntClsConfig(RunConfig):
             `num_embeddings` captions of that scene, like the true text. The paper's wrong text
             comes from another image, which on `shapes` also differs in colour and position, so
             D can match text to image without looking at shape.
+        standardize_text: NOT IN THE PAPER (0/false = faithful). G standardises the frozen
+            embedding per dimension with training-set statistics before its text projection
+            (`EmbeddingStandardization`), so the text code starts at the noise's scale.
     """
 
     encoder_dir: str = ""
@@ -76,6 +79,7 @@ class GanIntClsConfig(RunConfig):
     ema_decay: float = 0.999
     sync_batch_norm: bool = True
     hard_negative_fraction: float = 0.0
+    standardize_text: bool = False
 
 
 CHAR_CNN_RNN_PRESETS = {

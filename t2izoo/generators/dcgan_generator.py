@@ -5,6 +5,7 @@ import math
 import keras
 from keras import layers
 
+from t2izoo.layers.embedding_standardization import EmbeddingStandardization
 from t2izoo.layers.init import batch_norm, conv_init
 from t2izoo.layers.residual_bottleneck import ResidualBottleneck
 
@@ -20,6 +21,10 @@ class DCGANGenerator(keras.Model):
         ngf: base width; the 4x4 stage has 8*ngf channels, halved at each up-sampling.
         residual: add the two residual bottlenecks of icml2016 (at 4x4 and 8x8).
         sync_batch_norm: synchronise BN statistics across replicas.
+        standardize_text: NOT IN THE PAPER. Standardise the text embedding per dimension with
+            fixed training-set statistics (`EmbeddingStandardization`; the recipe sets them)
+            before the projection. A reparameterisation of the projection, not a new layer of
+            capacity.
 
     Inputs: (noise [B, z_dim], text embedding [B, D]); output [B, image_size, image_size, 3]
     in [-1, 1].
@@ -34,7 +39,7 @@ class DCGANGenerator(keras.Model):
     """
 
     def __init__(self, image_size=64, z_dim=100, text_proj_dim=128, ngf=128, residual=True,
-                 sync_batch_norm=False, **kwargs):
+                 sync_batch_norm=False, standardize_text=False, **kwargs):
         super().__init__(**kwargs)
         if image_size < 16 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two >= 16, got {image_size}")
@@ -44,6 +49,8 @@ class DCGANGenerator(keras.Model):
         self.ngf = ngf
         self.residual = residual
         self.sync_batch_norm = sync_batch_norm
+        self.standardize_text = standardize_text
+        self.text_standardization = EmbeddingStandardization() if standardize_text else None
         num_up = int(math.log2(image_size // 4))
         self.text_projection = layers.Dense(text_proj_dim, kernel_initializer=conv_init())
         self.initial = layers.Conv2DTranspose(8 * ngf, 4, padding="valid", use_bias=False,
@@ -66,6 +73,8 @@ class DCGANGenerator(keras.Model):
 
     def call(self, inputs, training=False):
         noise, text = inputs
+        if self.text_standardization is not None:
+            text = self.text_standardization(text)
         t = keras.ops.leaky_relu(self.text_projection(text), 0.2)
         h = keras.ops.concatenate([noise, t], axis=-1)[:, None, None, :]
         h = keras.ops.relu(self.initial_norm(self.initial(h), training=training))
@@ -78,4 +87,4 @@ class DCGANGenerator(keras.Model):
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "z_dim": self.z_dim,
                 "text_proj_dim": self.text_proj_dim, "ngf": self.ngf, "residual": self.residual,
-                "sync_batch_norm": self.sync_batch_norm}
+                "sync_batch_norm": self.sync_batch_norm, "standardize_text": self.standardize_text}

@@ -118,7 +118,9 @@ class GanIntClsRecipe(run_loop.Recipe):
         encoder = context["text_encoder"]
         sync = config.sync_batch_norm and tf.distribute.get_strategy().num_replicas_in_sync > 1
         generator = DCGANGenerator(config.image_size, config.z_dim, config.text_proj_dim, config.ngf,
-                                   config.residual, sync, name="generator")
+                                   config.residual, sync, standardize_text=config.standardize_text, name="generator")
+        if config.standardize_text and "caption_embeddings" in context:  # training; a restore brings them
+            generator.text_standardization.set_statistics(context["caption_embeddings"])
         discriminator = MatchingAwareDiscriminator(config.image_size, config.text_proj_dim, config.ndf,
                                                    config.residual, sync, name="discriminator")
         trainer = GanIntClsTrainer(generator, discriminator, text_encoder=encoder, image_size=config.image_size,

@@ -163,6 +163,8 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, **recipe.prepare(config, model_dir)}
     options = recipe.pipeline_options(config)
     embeddings = recipe.caption_embeddings(config, context, train_set)
+    if embeddings is not None:
+        context["caption_embeddings"] = embeddings
     hard_negatives = (recipe.hard_negative_embeddings(config, context, train_set)
                       if options.hard_negative_fraction > 0 else None)
     assembler = BatchAssembler(train_set, vocab, options, embeddings, hard_negatives)

@@ -123,3 +123,32 @@ def test_recipes_turn_xla_off_under_a_multi_replica_strategy():
     assert not common.jit_compile(dataclasses.replace(config, jit_compile=False))
     with gan_checks.mirrored_strategy(("/cpu:0", "/cpu:1")).scope():
         assert not common.jit_compile(config)
+
+
+def test_embedding_standardization_uses_fixed_statistics_of_non_padding_rows(rng):
+    from t2izoo.layers.embedding_standardization import EmbeddingStandardization
+    values = rng.normal(3.0, 0.1, size=(50, 10, D)).astype("float32")
+    values[:, 7:] = 0.0  # padding caption slots
+    layer = EmbeddingStandardization()
+    x = rng.normal(size=(4, D)).astype("float32")
+    np.testing.assert_allclose(np.asarray(layer(x)), x)  # identity until statistics are set
+    layer.set_statistics(values)
+    real = values[:, :7].reshape(-1, D)
+    want = (x - real.mean(0)) / real.std(0)
+    np.testing.assert_allclose(np.asarray(layer(x)), want, rtol=1e-4, atol=1e-4)
+    assert not layer.trainable_weights and len(layer.non_trainable_weights) == 2
+    with pytest.raises(ValueError, match="dims"):
+        layer.set_statistics(np.ones((5, D + 1), "float32"))
+
+
+def test_generator_with_standardized_text_round_trips_and_separates_close_embeddings(rng):
+    g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4, standardize_text=True)
+    noise = np.repeat(rng.normal(size=(1, Z)).astype("float32"), 3, axis=0)  # rows differ only in text
+    inputs = (noise, rng.normal(5.0, 0.01, size=(3, D)).astype("float32"))
+    spread = lambda images: float(np.std(np.asarray(images), axis=0).mean())  # noqa: E731
+    before = spread(g(inputs, training=True))
+    g.text_standardization.set_statistics(rng.normal(5.0, 0.01, size=(100, D)).astype("float32"))
+    after = gan_checks.check_config_round_trip(g, inputs)
+    # Embeddings at 5 +- 0.01 look alike to the raw projection; standardised, they differ at unit scale.
+    assert spread(g(inputs, training=True)) > 5 * before
+    assert after.shape == (3, S, S, 3) and g.get_config()["standardize_text"] is True
