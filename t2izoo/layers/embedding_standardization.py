@@ -13,7 +13,10 @@ class EmbeddingStandardization(keras.layers.Layer):
     Adam's bounded step size. Standardising the input is a reparameterisation of that Dense layer
     (W' = W / std, b' = b - W mean / std): the same function class, a text code of unit scale from
     the first step. The statistics are non-trainable weights, so checkpoints, the EMA copy (which
-    takes non-trainable weights from the live generator) and exports carry them.
+    takes non-trainable weights from the live generator) and exports carry them. Not
+    `keras.layers.Normalization`: its `call` reads tensors that `finalize_state` copies from the
+    adapted weights, which a `tf.train.Checkpoint` restore does not call, so a resumed run would
+    normalise with the statistics it was built with.
 
     Args:
         epsilon: added to the standard deviation.
