@@ -27,8 +27,12 @@ def make_batch(rng, noise=False):
     return batch
 
 
-def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=False):
-    g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4, sync_batch_norm=sync)
+def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=False,
+                 text_statistics=None):
+    g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4, sync_batch_norm=sync,
+                       standardize_text=text_statistics is not None)
+    if text_statistics is not None:  # as the recipe does: statistics set before the first step
+        g.text_standardization.set_statistics(text_statistics)
     d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4, sync_batch_norm=sync)
     trainer = GanIntClsTrainer(g, d, image_size=S, seed=3)
     trainer.compile(optimizer(), optimizer(), jit_compile=jit_compile)
@@ -88,12 +92,21 @@ def test_char_cnn_rnn_shapes_and_config(rng):
 
 
 @pytest.mark.slow
-def test_mirrored_step_equals_single_device(rng):
+@pytest.mark.parametrize("standardize_text", [False, True])
+def test_mirrored_step_equals_single_device(rng, standardize_text):
     # SGD, not Adam: summed replica gradients match to float precision, but Adam's first step is
     # ~lr * sign(g), which that noise flips for near-zero elements (a 1e-4 = lr/2 flake under load).
     batch = make_batch(rng, noise=True)
-    gan_checks.check_mirrored_matches_single(
-        lambda: make_trainer(sync=True, optimizer=lambda: keras.optimizers.SGD(1e-3)), batch)
+    stats = rng.normal(0.5, 0.2, size=(64, D)).astype("float32") if standardize_text else None
+    single, mirrored = gan_checks.check_mirrored_matches_single(
+        lambda: make_trainer(sync=True, optimizer=lambda: keras.optimizers.SGD(1e-3), text_statistics=stats), batch)
+    if standardize_text:  # the fixed statistics are on every replica's copy and untouched by the step
+        want = stats.astype(np.float64).mean(0)
+        np.testing.assert_allclose(np.asarray(single.generator.text_standardization.mean), want, rtol=1e-5)
+        mean = mirrored.generator.text_standardization.mean.value  # the tf.distribute MirroredVariable
+        assert len(mean.values) == 2
+        for value in mean.values:
+            np.testing.assert_allclose(value.numpy(), want, rtol=1e-5)
 
 
 def test_xla_step_equals_the_plain_step(rng):
