@@ -67,7 +67,8 @@ def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_
     assert hard.shape == (config.shapes_train, 4, true.shape[2]) and np.isfinite(hard).all()
     assert not np.allclose(hard[:, 0], true[:, :config.num_embeddings].mean(1))
     for bad, message in ((["hard_negative_fraction=1.5"], "in \\[0, 1\\]"),
-                         (["dataset=cub", "hard_negative_fraction=0.5"], "shapes")):
+                         (["dataset=cub", "hard_negative_fraction=0.5"], "shapes"),
+                         (["d_text_conditioning=sum"], "concat, projection")):
         with pytest.raises(ConfigError, match=message):
             gan_int_cls.GanIntClsRecipe().pipeline_options(config_lib.apply_overrides(config, bad))
 

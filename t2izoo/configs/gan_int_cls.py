@@ -60,6 +60,8 @@ class GanIntClsConfig(RunConfig):
         standardize_text: NOT IN THE PAPER (0/false = faithful). G standardises the frozen
             embedding per dimension with training-set statistics before its text projection
             (`EmbeddingStandardization`), so the text code starts at the noise's scale.
+        d_text_conditioning: "concat" (the paper) or "projection", NOT IN THE PAPER: D scores the
+            text by an inner product with its image features (`MatchingAwareDiscriminator`).
     """
 
     encoder_dir: str = ""
@@ -80,6 +82,7 @@ class GanIntClsConfig(RunConfig):
     sync_batch_norm: bool = True
     hard_negative_fraction: float = 0.0
     standardize_text: bool = False
+    d_text_conditioning: str = "concat"
 
 
 CHAR_CNN_RNN_PRESETS = {

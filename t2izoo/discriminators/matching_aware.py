@@ -8,6 +8,8 @@ from keras import layers
 from t2izoo.layers.init import batch_norm, conv_init
 from t2izoo.layers.residual_bottleneck import ResidualBottleneck
 
+TEXT_CONDITIONING = ("concat", "projection")
+
 
 class MatchingAwareDiscriminator(keras.Model):
     """D(x, phi(t)) -> logit that the image is real AND matches the text.
@@ -22,6 +24,11 @@ class MatchingAwareDiscriminator(keras.Model):
         ndf: base width (64 for CUB/Flowers).
         residual: the residual bottleneck at 4x4 (icml2016).
         sync_batch_norm: synchronise BN statistics across replicas.
+        text_conditioning: "concat" (the paper: text code tiled and concatenated before the
+            joint convolutions) or "projection", NOT IN THE PAPER: the joint convolutions see the
+            image alone and the logit gains the inner product of their 4x4 feature map with a
+            per-position linear map of the text code (Miyato & Koyama 2018's projection
+            discriminator, with a spatial embedding so the text can say where).
 
     Inputs: (images [B, S, S, 3] in [-1, 1], text embedding [B, D]); output logits [B].
 
@@ -33,10 +40,14 @@ class MatchingAwareDiscriminator(keras.Model):
     Reference: Reed et al. 2016, Sec. 4.1 (matching-aware discriminator); icml2016 netD.
     """
 
-    def __init__(self, image_size=64, text_proj_dim=128, ndf=64, residual=True, sync_batch_norm=False, **kwargs):
+    def __init__(self, image_size=64, text_proj_dim=128, ndf=64, residual=True, sync_batch_norm=False,
+                 text_conditioning="concat", **kwargs):
         super().__init__(**kwargs)
         if image_size < 16 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two >= 16, got {image_size}")
+        if text_conditioning not in TEXT_CONDITIONING:
+            raise ValueError(f"text_conditioning must be one of {TEXT_CONDITIONING}, got {text_conditioning!r}")
+        self.text_conditioning = text_conditioning
         self.image_size = image_size
         self.text_proj_dim = text_proj_dim
         self.ndf = ndf
@@ -58,6 +69,10 @@ class MatchingAwareDiscriminator(keras.Model):
         self.joint = layers.Conv2D(8 * ndf, 1, use_bias=False, kernel_initializer=conv_init())
         self.joint_norm = batch_norm(sync_batch_norm)
         self.logit = layers.Conv2D(1, 4, padding="valid", kernel_initializer=conv_init())
+        if text_conditioning == "projection":  # text code -> one 8ndf vector per 4x4 position
+            # Zero init: N(0, 0.02) would add a logit term of std ~7 (a sum over 16 * 8ndf
+            # unit-scale products) before D has learnt anything; from zero it grows with h * t.
+            self.text_embedding = layers.Dense(4 * 4 * 8 * ndf, use_bias=False, kernel_initializer="zeros")
 
     def call(self, inputs, training=False):
         images, text = inputs
@@ -70,6 +85,11 @@ class MatchingAwareDiscriminator(keras.Model):
         if self.res is not None:
             h = self.res(h, training=training)
         t = keras.ops.leaky_relu(self.text_norm(self.text_projection(text), training=training), 0.2)
+        if self.text_conditioning == "projection":
+            h = keras.ops.leaky_relu(self.joint_norm(self.joint(h), training=training), 0.2)
+            embedded = keras.ops.reshape(self.text_embedding(t), (-1, 4, 4, 8 * self.ndf))
+            match = keras.ops.sum(h * embedded, axis=(1, 2, 3))
+            return keras.ops.reshape(self.logit(h), (-1,)) + match
         t = keras.ops.tile(t[:, None, None, :], (1, 4, 4, 1))
         h = keras.ops.concatenate([h, t], axis=-1)
         h = keras.ops.leaky_relu(self.joint_norm(self.joint(h), training=training), 0.2)
@@ -77,4 +97,5 @@ class MatchingAwareDiscriminator(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "text_proj_dim": self.text_proj_dim,
-                "ndf": self.ndf, "residual": self.residual, "sync_batch_norm": self.sync_batch_norm}
+                "ndf": self.ndf, "residual": self.residual, "sync_batch_norm": self.sync_batch_norm,
+                "text_conditioning": self.text_conditioning}

@@ -21,7 +21,7 @@ from t2izoo.configs.gan_int_cls import CHAR_CNN_RNN_PRESETS, GAN_INT_CLS_PRESETS
 from t2izoo.data import shapes as shapes_data
 from t2izoo.data import text as text_lib
 from t2izoo.data.pipeline import PipelineOptions
-from t2izoo.discriminators.matching_aware import MatchingAwareDiscriminator
+from t2izoo.discriminators.matching_aware import TEXT_CONDITIONING, MatchingAwareDiscriminator
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.errors import CheckpointError, ConfigError
 from t2izoo.generators.dcgan_generator import DCGANGenerator
@@ -61,6 +61,9 @@ class GanIntClsRecipe(run_loop.Recipe):
         return {"text_encoder": encoder}
 
     def pipeline_options(self, config):
+        if config.d_text_conditioning not in TEXT_CONDITIONING:
+            raise ConfigError(f"d_text_conditioning={config.d_text_conditioning!r}: expected one of "
+                              f"{', '.join(TEXT_CONDITIONING)}")
         fraction = getattr(config, "hard_negative_fraction", 0.0)
         if not 0.0 <= fraction <= 1.0:
             raise ConfigError(f"hard_negative_fraction={fraction}: expected a value in [0, 1]")
@@ -122,7 +125,8 @@ class GanIntClsRecipe(run_loop.Recipe):
         if config.standardize_text and "caption_embeddings" in context:  # training; a restore brings them
             generator.text_standardization.set_statistics(context["caption_embeddings"])
         discriminator = MatchingAwareDiscriminator(config.image_size, config.text_proj_dim, config.ndf,
-                                                   config.residual, sync, name="discriminator")
+                                                   config.residual, sync, text_conditioning=config.d_text_conditioning,
+                                                   name="discriminator")
         trainer = GanIntClsTrainer(generator, discriminator, text_encoder=encoder, image_size=config.image_size,
                                    cls_weight=config.cls_weight, interp_weight=config.interp_weight,
                                    interp_beta=config.interp_beta, z_dim=config.z_dim, ema_decay=config.ema_decay,

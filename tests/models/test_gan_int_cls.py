@@ -51,6 +51,36 @@ def test_generator_and_discriminator_shapes_and_config(size, rng):
     assert logits.shape == (3,)
 
 
+def test_projection_discriminator_adds_a_text_image_inner_product(rng):
+    # Non-paper option: logit = unconditional(x) + <h(x), V t>; V starts at zero (text-blind).
+    d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4, text_conditioning="projection")
+    images = rng.uniform(-1, 1, (3, S, S, 3)).astype("float32")
+    text_a, text_b = rng.normal(size=(2, 3, D)).astype("float32")
+    base = np.asarray(gan_checks.check_config_round_trip(d, (images, text_a)))
+    np.testing.assert_allclose(np.asarray(d((images, text_b))), base, atol=1e-6)
+    kernel = rng.normal(0, 1.0, size=d.text_embedding.kernel.shape).astype("float32")
+    shifts = []
+    for scale in (1.0, 2.0):  # the text term is linear in V, and nothing else depends on V
+        d.text_embedding.kernel.assign(scale * kernel)
+        shifts.append(np.asarray(d((images, text_a))) - base)
+    assert np.min(np.abs(shifts[0])) > 1e-4
+    np.testing.assert_allclose(shifts[1], 2 * shifts[0], rtol=1e-3, atol=1e-5)
+    assert not np.allclose(np.asarray(d((images, text_b))), np.asarray(d((images, text_a))))
+    with pytest.raises(ValueError, match="text_conditioning"):
+        MatchingAwareDiscriminator(S, text_conditioning="sum")
+
+
+def test_projection_discriminator_trains_its_text_embedding(rng):
+    g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4)
+    d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4, text_conditioning="projection")
+    trainer = GanIntClsTrainer(g, d, image_size=S, seed=3)
+    trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    batch = {k: tf.constant(v) for k, v in make_batch(rng).items()}
+    trainer.build_from_batch(batch)
+    trainer.fit(tf.data.Dataset.from_tensors(batch).repeat(2), epochs=1, verbose=0)
+    assert float(np.max(np.abs(np.asarray(d.text_embedding.kernel)))) > 1e-5
+
+
 def test_generator_rejects_bad_size():
     with pytest.raises(ValueError, match="power of two"):
         DCGANGenerator(48)
