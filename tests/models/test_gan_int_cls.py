@@ -58,12 +58,14 @@ def test_projection_discriminator_adds_a_text_image_inner_product(rng):
     text_a, text_b = rng.normal(size=(2, 3, D)).astype("float32")
     base = np.asarray(gan_checks.check_config_round_trip(d, (images, text_a)))
     np.testing.assert_allclose(np.asarray(d((images, text_b))), base, atol=1e-6)
-    kernel = rng.normal(0, 1.0, size=d.text_embedding.kernel.shape).astype("float32")
+    # Training mode: BN brings h to unit scale (at init its inference-mode values are ~1e-3).
+    blind = np.asarray(d((images, text_a), training=True))
+    kernel = rng.normal(0, 0.02, size=d.text_embedding.kernel.shape).astype("float32")
     shifts = []
     for scale in (1.0, 2.0):  # the text term is linear in V, and nothing else depends on V
         d.text_embedding.kernel.assign(scale * kernel)
-        shifts.append(np.asarray(d((images, text_a))) - base)
-    assert np.min(np.abs(shifts[0])) > 1e-4
+        shifts.append(np.asarray(d((images, text_a), training=True)) - blind)
+    assert np.min(np.abs(shifts[0])) > 1e-4, shifts[0]
     np.testing.assert_allclose(shifts[1], 2 * shifts[0], rtol=1e-3, atol=1e-5)
     assert not np.allclose(np.asarray(d((images, text_b))), np.asarray(d((images, text_a))))
     with pytest.raises(ValueError, match="text_conditioning"):
