@@ -85,15 +85,14 @@ class MatchingAwareDiscriminator(keras.Model):
         if self.res is not None:
             h = self.res(h, training=training)
         t = keras.ops.leaky_relu(self.text_norm(self.text_projection(text), training=training), 0.2)
-        if self.text_conditioning == "projection":
-            h = keras.ops.leaky_relu(self.joint_norm(self.joint(h), training=training), 0.2)
-            embedded = keras.ops.reshape(self.text_embedding(t), (-1, 4, 4, 8 * self.ndf))
-            match = keras.ops.sum(h * embedded, axis=(1, 2, 3))
-            return keras.ops.reshape(self.logit(h), (-1,)) + match
-        t = keras.ops.tile(t[:, None, None, :], (1, 4, 4, 1))
-        h = keras.ops.concatenate([h, t], axis=-1)
+        if self.text_conditioning == "concat":
+            h = keras.ops.concatenate([h, keras.ops.tile(t[:, None, None, :], (1, 4, 4, 1))], axis=-1)
         h = keras.ops.leaky_relu(self.joint_norm(self.joint(h), training=training), 0.2)
-        return keras.ops.reshape(self.logit(h), (-1,))
+        logits = keras.ops.reshape(self.logit(h), (-1,))
+        if self.text_conditioning == "projection":
+            embedded = keras.ops.reshape(self.text_embedding(t), (-1, 4, 4, 8 * self.ndf))
+            logits = logits + keras.ops.sum(h * embedded, axis=(1, 2, 3))
+        return logits
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "text_proj_dim": self.text_proj_dim,
