@@ -153,11 +153,16 @@ def _run_cli(*args):
     (["--override", "ngf=wide"], "expected int"),
     (["--override", "gnf=8"], "unknown field"),
     (["--preset=huge"], "preset"),
+    (["--override", "d_text_conditioning=sum"], "expected one of concat, projection"),
+    (["--override", "hard_negative_fraction=1.5"], "in [0, 1]"),
 ])
 def test_bad_flags_give_one_line_errors(args, message, tmp_path):
-    result = _run_cli("t2izoo.recipes.gan_int_cls", f"--model_dir={tmp_path}", *args)
+    model_dir = tmp_path / "run"
+    result = _run_cli("t2izoo.recipes.gan_int_cls", f"--model_dir={model_dir}", *args)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and message in result.stderr
+    # Nothing written: a corrected rerun in the same --model_dir is not refused as incompatible.
+    assert not model_dir.exists() or not any(model_dir.iterdir())
 
 
 def test_generate_cli_errors(tmp_path):

@@ -177,9 +177,11 @@ def ensure_text_encoder(config, max_minutes: float = 0.0):
 
 
 def train(config, model_dir, strategy="default", auto_pretrain=True, pretrain_minutes=0.0, **kwargs):
+    recipe = GanIntClsRecipe()
     if auto_pretrain:
+        recipe.pipeline_options(config)  # a bad option fails now, not after pretraining the encoder
         ensure_text_encoder(config, pretrain_minutes)
-    return run_loop.train(GanIntClsRecipe(), config, model_dir, strategy, **kwargs)
+    return run_loop.train(recipe, config, model_dir, strategy, **kwargs)
 
 
 main = common.recipe_main(GAN_INT_CLS_PRESETS, NAME, train, ("auto_pretrain", "pretrain_minutes"))

@@ -151,6 +151,7 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     """Trains `config` with `recipe` in `model_dir`, resuming from its latest checkpoint."""
     if not model_dir:
         raise ConfigError("--model_dir is required")
+    options = recipe.pipeline_options(config)  # validates the recipe's options before anything is written
     strategy = make_strategy(strategy_name)
     chief = is_chief(strategy)
     if config.batch_size % strategy.num_replicas_in_sync:
@@ -161,7 +162,6 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     train_set = load_dataset(config, "train")
     vocab = load_or_build_vocab(model_dir, train_set)
     context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, **recipe.prepare(config, model_dir)}
-    options = recipe.pipeline_options(config)
     embeddings = recipe.caption_embeddings(config, context, train_set)
     if embeddings is not None:
         context["caption_embeddings"] = embeddings
