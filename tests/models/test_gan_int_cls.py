@@ -144,21 +144,27 @@ def test_mirrored_step_equals_single_device(rng, standardize_text):
 def test_xla_step_equals_the_plain_step(rng):
     # The recipes XLA-compile the train step (`jit_compile`): it must make the same update.
     # SGD: Adam's first steps are ~lr * sign(g), which XLA's reordered sums flip for near-zero g.
+    # Each step starts from the same weights: XLA's ~1e-8 rounding differences, carried into the
+    # next step, can put a ReLU input on the other side of zero and grow to 1e-3 (seen in CI with
+    # some unseeded inits), which says nothing about whether one compiled step is right.
     batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=True).items()}
     sgd = lambda: keras.optimizers.SGD(1e-2)  # noqa: E731
     plain, xla = make_trainer(optimizer=sgd), make_trainer(optimizer=sgd, jit_compile=True)
     for t in (plain, xla):
         t.build_from_batch(batch)
-    for a, b in zip(xla.weights, plain.weights):
-        a.assign(b.numpy())
     before = gan_checks.weights_of(plain.generator_variables())
-    data = tf.data.Dataset.from_tensors(batch).repeat(2)
-    plain.fit(data, epochs=1, verbose=0)
-    xla.fit(data, epochs=1, verbose=0)
-    for name in ("generator_variables", "discriminator_variables"):
-        moved = gan_checks.max_change(gan_checks.weights_of(getattr(plain, name)()),
-                                      gan_checks.weights_of(getattr(xla, name)()))
-        assert moved < 1e-5, f"{name}: XLA step differs from the plain step by {moved}"
+    data = tf.data.Dataset.from_tensors(batch)
+    for step in range(2):  # the second step also checks the state the first one leaves (RNG, step)
+        for a, b in zip(xla.weights, plain.weights):
+            a.assign(b.numpy())
+        plain.fit(data, epochs=1, verbose=0)
+        xla.fit(data, epochs=1, verbose=0)
+        for name in ("generator_variables", "discriminator_variables"):
+            moved = gan_checks.max_change(gan_checks.weights_of(getattr(plain, name)()),
+                                          gan_checks.weights_of(getattr(xla, name)()))
+            assert moved < 1e-5, f"step {step}, {name}: XLA step differs from the plain step by {moved}"
+    for t in (plain, xla):
+        assert int(t.g_optimizer.iterations.numpy()) == int(t.d_optimizer.iterations.numpy()) == 2
     assert gan_checks.max_change(before, gan_checks.weights_of(plain.generator_variables())) > 1e-4
 
 
