@@ -68,7 +68,9 @@ def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_
     assert not np.allclose(hard[:, 0], true[:, :config.num_embeddings].mean(1))
     for bad, message in ((["hard_negative_fraction=1.5"], "in \\[0, 1\\]"),
                          (["dataset=cub", "hard_negative_fraction=0.5"], "shapes"),
-                         (["d_text_conditioning=sum"], "concat, projection")):
+                         (["d_text_conditioning=sum"], "concat, projection"),
+                         (["hard_negative_kinds=color,texture"], "color_binding"),
+                         (["hard_negative_kinds=shape,shape"], "distinct")):
         with pytest.raises(ConfigError, match=message):
             gan_int_cls.GanIntClsRecipe().pipeline_options(config_lib.apply_overrides(config, bad))
 

@@ -19,6 +19,11 @@ class CharCnnRnnConfig(RunConfig):
         image_size: image side fed to the image encoder.
         learning_rate, lr_decay: RMSprop-free Adam here; lr x `lr_decay` per epoch (0.98).
         grad_clip: global-norm clip (5 in cvpr2016).
+        sje_negatives: "class" (the paper: captions of the image's class are not negatives) or,
+            NOT IN THE PAPER and `shapes` only, "scene": every caption of a scene that differs in
+            any attribute of any object is one. A `shapes` class is object 0's colour and shape,
+            so under "class" nothing asks the embedding to tell scenes apart by their second
+            object (a linear probe reads that object's colour 59 % of the time).
     """
 
     conv_channels: tuple = (384, 512, 512)
@@ -30,6 +35,7 @@ class CharCnnRnnConfig(RunConfig):
     learning_rate: float = 0.0007
     lr_decay: float = 0.98
     grad_clip: float = 5.0
+    sje_negatives: str = "class"
     batch_size: int = 40
     num_epochs: int = 200
 
@@ -57,6 +63,11 @@ class GanIntClsConfig(RunConfig):
             `num_embeddings` captions of that scene, like the true text. The paper's wrong text
             comes from another image, which on `shapes` also differs in colour and position, so
             D can match text to image without looking at shape.
+        hard_negative_kinds: NOT IN THE PAPER: which hard negatives, comma-separated, drawn
+            uniformly per row: any of color, shape, size, position (that attribute of one object
+            changed) and color_binding (a two-object scene's colours exchanged between its
+            objects, the binding that conditioning on one sentence vector most often gets wrong;
+            other scenes get a colour change).
         standardize_text: NOT IN THE PAPER (0/false = faithful). G standardises the frozen
             embedding per dimension with training-set statistics before its text projection
             (`EmbeddingStandardization`), so the text code starts at the noise's scale.
@@ -81,6 +92,7 @@ class GanIntClsConfig(RunConfig):
     ema_decay: float = 0.999
     sync_batch_norm: bool = True
     hard_negative_fraction: float = 0.0
+    hard_negative_kinds: str = "color,shape,size,position"
     standardize_text: bool = False
     d_text_conditioning: str = "concat"
 

@@ -239,13 +239,36 @@ def make_captions(objects: np.ndarray, count: int, rng: np.random.Generator) -> 
             captions.append(templates[t].format(**_describe(objects[0], rng)))
             continue
         a, b = _describe(objects[0], rng), _describe(objects[1], rng)
-        rel_options = _RELATIONS[relation(objects[0, ATTR_POSITION], objects[1, ATTR_POSITION])]
-        captions.append(templates[t].format(
-            o1=f"{a['size']} {a['color']} {a['shape']}", pos1=a["pos"],
-            o2=f"{b['size']} {b['color']} {b['shape']}", pos2=b["pos"],
-            rel=rel_options[rng.integers(len(rel_options))],
-        ))
+        captions.append(_two_object_caption(templates[t], objects, a, b, rng))
     return captions
+
+
+def _two_object_caption(template: str, objects: np.ndarray, a: dict, b: dict, rng) -> str:
+    rel_options = _RELATIONS[relation(objects[0, ATTR_POSITION], objects[1, ATTR_POSITION])]
+    return template.format(
+        o1=f"{a['size']} {a['color']} {a['shape']}", pos1=a["pos"],
+        o2=f"{b['size']} {b['color']} {b['shape']}", pos2=b["pos"],
+        rel=rel_options[rng.integers(len(rel_options))],
+    )
+
+
+def binding_swapped_caption_pair(objects: np.ndarray, rng: np.random.Generator) -> tuple:
+    """(true caption, the same caption with the two objects' colour words exchanged).
+
+    For a two-object scene of two colours: one template and word choice, so the captions hold
+    the same words and differ only in which object each colour word is bound to. Example:
+    ("a small red circle at the top and a large blue star at the bottom",
+     "a small blue circle at the top and a large red star at the bottom").
+    """
+    if int(objects[:, ATTR_PRESENT].sum()) != 2 or objects[0, ATTR_COLOR] == objects[1, ATTR_COLOR]:
+        raise ValueError("a binding swap needs a scene of two objects of different colours")
+    a, b = _describe(objects[0], rng), _describe(objects[1], rng)
+    template = _TWO_OBJECT_TEMPLATES[rng.integers(len(_TWO_OBJECT_TEMPLATES))]
+    state = rng.bit_generator.state  # the same relation phrase in both captions
+    true = _two_object_caption(template, objects, a, b, rng)
+    rng.bit_generator.state = state
+    swapped = _two_object_caption(template, objects, dict(a, color=b["color"]), dict(b, color=a["color"]), rng)
+    return true, swapped
 
 
 def attribute_swapped_scene(objects: np.ndarray, attribute: str, rng: np.random.Generator) -> np.ndarray:
@@ -267,9 +290,38 @@ def attribute_swapped_scene(objects: np.ndarray, attribute: str, rng: np.random.
     return out
 
 
-def hard_negative_captions(objects: np.ndarray, count: int, rng: np.random.Generator) -> list:
-    """For each attribute in `ATTRIBUTE_NAMES`, `count` captions of the scene with it swapped."""
-    return [make_captions(attribute_swapped_scene(objects, a, rng), count, rng) for a in ATTRIBUTE_NAMES]
+def color_binding_swapped_scene(objects: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A two-object scene with its objects' colours exchanged ("a red circle and a blue square"
+    -> "a blue circle and a red square"): the same words, bound to the other object.
+
+    Scenes with one object, or two of one colour, have no such twin; they get the colour of one
+    object changed instead (`attribute_swapped_scene(objects, "color")`).
+    """
+    present = np.flatnonzero(objects[:, ATTR_PRESENT])
+    if len(present) != 2 or objects[present[0], ATTR_COLOR] == objects[present[1], ATTR_COLOR]:
+        return attribute_swapped_scene(objects, "color", rng)
+    out = np.array(objects, copy=True)
+    out[present[0], ATTR_COLOR], out[present[1], ATTR_COLOR] = objects[present[1], ATTR_COLOR], objects[present[0], ATTR_COLOR]
+    return out
+
+
+# Kinds of hard negative `hard_negative_captions` can make: one attribute changed, or colours
+# exchanged between two objects.
+HARD_NEGATIVE_KINDS = ATTRIBUTE_NAMES + ("color_binding",)
+
+
+def hard_negative_scene(objects: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "color_binding":
+        return color_binding_swapped_scene(objects, rng)
+    if kind not in ATTRIBUTE_NAMES:
+        raise ValueError(f"unknown hard-negative kind {kind!r}; choose from {HARD_NEGATIVE_KINDS}")
+    return attribute_swapped_scene(objects, kind, rng)
+
+
+def hard_negative_captions(objects: np.ndarray, count: int, rng: np.random.Generator,
+                           kinds=ATTRIBUTE_NAMES) -> list:
+    """For each of `kinds` (`HARD_NEGATIVE_KINDS`), `count` captions of the scene changed that way."""
+    return [make_captions(hard_negative_scene(objects, k, rng), count, rng) for k in kinds]
 
 
 _ATTRIBUTE_WORDS = {  # attribute name -> (value names, synonyms per value, template key)

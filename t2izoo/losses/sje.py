@@ -3,7 +3,7 @@
 import keras
 
 
-def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0):
+def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0, negative_mask=None):
     """Hinge loss of the DS-SJE objective, both directions (reedscot/cvpr2016, `-symmetric 1`).
 
     With compatibility s_ij = <theta(v_i), phi(t_j)> for a batch of matching (v_i, t_i):
@@ -15,6 +15,8 @@ def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0)
 
     Args:
         image_embeddings: [B, D]; text_embeddings: [B, D]; class_ids: int [B].
+        negative_mask: optional float [B, B], 1 where (i, j) is a negative; replaces the
+            class rule (e.g. `scene_negative_mask`).
 
     Returns: scalar loss.
 
@@ -23,8 +25,23 @@ def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0)
     """
     scores = keras.ops.matmul(image_embeddings, keras.ops.transpose(text_embeddings))
     diag = keras.ops.diagonal(scores)
-    negative = keras.ops.cast(class_ids[:, None] != class_ids[None, :], scores.dtype)
+    if negative_mask is None:
+        negative = keras.ops.cast(class_ids[:, None] != class_ids[None, :], scores.dtype)
+    else:
+        negative = keras.ops.cast(negative_mask, scores.dtype)
     image_to_text = keras.ops.relu(margin + scores - diag[:, None]) * negative
     text_to_image = keras.ops.relu(margin + keras.ops.transpose(scores) - diag[:, None]) * negative
     batch = keras.ops.cast(keras.ops.shape(scores)[0], scores.dtype)
     return (keras.ops.sum(image_to_text) + keras.ops.sum(text_to_image)) / batch
+
+
+def scene_negative_mask(attributes):
+    """[B, B] float mask, 1 where scenes i and j differ in any attribute of any object.
+
+    `attributes`: int [B, objects, 5] (`shapes` scenes). Not in the paper: with it, every caption
+    of another scene is a negative, so the embedding has to encode every object, not only the
+    ones the class label names.
+    """
+    flat = keras.ops.reshape(attributes, (keras.ops.shape(attributes)[0], -1))
+    same = keras.ops.all(keras.ops.equal(flat[:, None, :], flat[None, :, :]), axis=-1)
+    return 1.0 - keras.ops.cast(same, "float32")

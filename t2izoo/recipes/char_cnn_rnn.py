@@ -21,10 +21,10 @@ from t2izoo.data.pipeline import PipelineOptions
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.errors import ConfigError
-from t2izoo.metrics.attribute_swap import shapes_swap_accuracy
+from t2izoo.metrics.attribute_swap import shapes_binding_accuracy, shapes_swap_accuracy
 from t2izoo.recipes import common
 from t2izoo.trainers import run_loop
-from t2izoo.trainers.sje import SjeTrainer
+from t2izoo.trainers.sje import SJE_NEGATIVES, SjeTrainer
 
 NAME = "char_cnn_rnn"
 BN_BATCHES = 100  # training batches that re-estimate the image encoder's BN statistics
@@ -48,11 +48,17 @@ class CharCnnRnnRecipe(run_loop.Recipe):
     name = NAME
 
     def pipeline_options(self, config):
+        if config.sje_negatives not in SJE_NEGATIVES:
+            raise ConfigError(f"sje_negatives={config.sje_negatives!r}: expected one of {', '.join(SJE_NEGATIVES)}")
+        if config.sje_negatives == "scene" and config.dataset != "shapes":
+            raise ConfigError(f"sje_negatives=scene needs the attributes of `shapes` scenes; "
+                              f"--dataset={config.dataset} has none (use class)")
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
                                max_words=config.max_words, with_chars=True, seed=config.seed)
 
     def build_trainer(self, config, context):
-        trainer = SjeTrainer(build_text_encoder(config), build_image_encoder(config), config.image_size)
+        trainer = SjeTrainer(build_text_encoder(config), build_image_encoder(config), config.image_size,
+                             negatives=config.sje_negatives)
         schedule = keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, decay_steps=context["steps_per_epoch"], decay_rate=config.lr_decay, staircase=True)
         trainer.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.grad_clip),
@@ -89,6 +95,16 @@ class CharCnnRnnRecipe(run_loop.Recipe):
             print(f"[{NAME}] attribute-swap accuracy (image scores its caption above the caption with one "
                   "attribute changed; 50 % = blind): " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in swaps.items()))
             lines += [f"swap_{k}={100 * v:.2f}" for k, v in swaps.items()]
+            binding = shapes_binding_accuracy(
+                lambda x: encode_images(trainer.image_encoder, x),
+                lambda c: encode_captions(trainer.text_encoder, c), run_loop.load_dataset(config, "test"),
+                config.image_size, seed=config.seed, cosine=False)
+            two = shapes_two_object_color_probe(trainer.text_encoder, config)
+            print(f"[{NAME}] two-object scenes: colour-binding swap accuracy {100 * binding:.1f} % (50 % = blind to "
+                  f"which object has which colour); linear probe of object 1's / object 2's colour "
+                  f"{100 * two[0]:.1f} / {100 * two[1]:.1f} %")
+            lines += [f"swap_color_binding={100 * binding:.2f}",
+                      f"probe_two_object_color_1={100 * two[0]:.2f} probe_two_object_color_2={100 * two[1]:.2f}"]
         with open(os.path.join(model_dir, "retrieval.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
 
@@ -140,6 +156,25 @@ def shapes_attribute_probe(text_encoder, config, num_images: int = 2000) -> dict
     x_test, a_test = features("test", config.seed + 1)
     return {name: linear_probe_accuracy(x_train, a_train[:, k + 1], x_test, a_test[:, k + 1])
             for k, name in enumerate(ATTRIBUTE_NAMES)}
+
+
+def shapes_two_object_color_probe(text_encoder, config, num_images: int = 1500) -> tuple:
+    """Linear-probe accuracy of object 1's and object 2's colour from one caption embedding of
+    two-object scenes (train -> test): what a GAN conditioned on it can know of both colours."""
+    from t2izoo.data.shapes import ATTR_COLOR, ATTR_PRESENT
+    from t2izoo.metrics.linear_probe import linear_probe_accuracy
+
+    def features(split, seed):
+        images = run_loop.load_dataset(config, split)
+        rng = np.random.default_rng(seed)
+        two = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == 1)[:num_images]
+        captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in two]
+        return encode_captions(text_encoder, captions), images.attributes[two]
+
+    x_train, a_train = features("train", config.seed)
+    x_test, a_test = features("test", config.seed + 1)
+    return tuple(linear_probe_accuracy(x_train, a_train[:, k, ATTR_COLOR], x_test, a_test[:, k, ATTR_COLOR])
+                 for k in (0, 1))
 
 
 def load_text_encoder(encoder_dir: str) -> CharCnnRnnEncoder:

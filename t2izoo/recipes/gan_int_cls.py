@@ -33,6 +33,16 @@ NAME = "gan_int_cls"
 ENCODER_CONFIG = "text_encoder.json"
 
 
+def hard_negative_kinds(config) -> tuple:
+    """`config.hard_negative_kinds` as a tuple of `shapes.HARD_NEGATIVE_KINDS`; ConfigError otherwise."""
+    kinds = tuple(k.strip() for k in getattr(config, "hard_negative_kinds", "").split(",") if k.strip())
+    bad = [k for k in kinds if k not in shapes_data.HARD_NEGATIVE_KINDS]
+    if bad or not kinds or len(set(kinds)) != len(kinds):
+        raise ConfigError(f"hard_negative_kinds={getattr(config, 'hard_negative_kinds', '')!r}: expected distinct "
+                          f"comma-separated kinds from {', '.join(shapes_data.HARD_NEGATIVE_KINDS)}")
+    return kinds
+
+
 def default_encoder_dir(dataset: str) -> str:
     return os.path.join("runs", f"{char_cnn_rnn.NAME}_{dataset}")
 
@@ -70,6 +80,7 @@ class GanIntClsRecipe(run_loop.Recipe):
         if fraction > 0 and config.dataset != "shapes":
             raise ConfigError(f"hard_negative_fraction needs the attributes of `shapes` scenes; "
                               f"--dataset={config.dataset} has none (use 0)")
+        hard_negative_kinds(config)
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
                                max_words=config.max_words, num_embeddings=config.num_embeddings, seed=config.seed,
                                hard_negative_fraction=fraction)
@@ -97,11 +108,14 @@ class GanIntClsRecipe(run_loop.Recipe):
         return out
 
     def hard_negative_embeddings(self, config, context, image_set):
-        """[N, 4, D]: per scene and attribute, the mean embedding of `num_embeddings` captions of the
-        scene with that attribute changed (`shapes.hard_negative_captions`); cached in the run dir."""
-        path = os.path.join(context["model_dir"], f"hard_negative_embeddings_{image_set.split}.npy")
+        """[N, K, D]: per scene and each of the K `hard_negative_kinds`, the mean embedding of
+        `num_embeddings` captions of the scene changed that way (`shapes.hard_negative_captions`);
+        cached in the run dir."""
+        kinds = hard_negative_kinds(config)
+        suffix = "" if kinds == shapes_data.ATTRIBUTE_NAMES else "_" + "-".join(kinds)
+        path = os.path.join(context["model_dir"], f"hard_negative_embeddings_{image_set.split}{suffix}.npy")
         encoder = context["text_encoder"]
-        shape = (len(image_set), len(shapes_data.ATTRIBUTE_NAMES), encoder.embedding_dim)
+        shape = (len(image_set), len(kinds), encoder.embedding_dim)
         if os.path.exists(path):
             cached = np.load(path, mmap_mode="r")
             if cached.shape == shape:
@@ -109,7 +123,8 @@ class GanIntClsRecipe(run_loop.Recipe):
         rng = np.random.default_rng([config.seed, 104729])
         count = config.num_embeddings
         flat = [c for objects in image_set.attributes
-                for captions in shapes_data.hard_negative_captions(objects, count, rng) for c in captions]
+                for captions in shapes_data.hard_negative_captions(objects, count, rng, kinds)
+                for c in captions]
         print(f"[{NAME}] embedding {len(flat)} hard-negative captions with the frozen char-CNN-RNN ...")
         vectors = char_cnn_rnn.encode_captions(encoder, flat).reshape(shape[0], shape[1], count, shape[2])
         out = vectors.mean(2).astype(np.float32)

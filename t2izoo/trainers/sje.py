@@ -3,7 +3,10 @@
 import keras
 import tensorflow as tf
 
-from t2izoo.losses.sje import symmetric_sje_loss
+from t2izoo.losses.sje import scene_negative_mask, symmetric_sje_loss
+
+
+SJE_NEGATIVES = ("class", "scene")
 
 
 class SjeTrainer(keras.Model):
@@ -13,14 +16,19 @@ class SjeTrainer(keras.Model):
         text_encoder: chars [B, 201] -> [B, D] (`CharCnnRnnEncoder`).
         image_encoder: images [B, S, S, 3] -> [B, D].
         image_size: key of the images in the batch.
+        negatives: "class" (the paper: pairs of one class are not negatives) or "scene" (pairs
+            whose scenes differ anywhere are; batches then need `attributes`).
 
     Batches need `chars`, `image_<size>` and `class_ids`.
 
     Reference: Reed et al., CVPR 2016, Sec. 3 (symmetric structured joint embedding).
     """
 
-    def __init__(self, text_encoder, image_encoder, image_size=64, **kwargs):
+    def __init__(self, text_encoder, image_encoder, image_size=64, negatives="class", **kwargs):
         super().__init__(**kwargs)
+        if negatives not in SJE_NEGATIVES:
+            raise ValueError(f"negatives={negatives!r}: expected one of {', '.join(SJE_NEGATIVES)}")
+        self.negatives = negatives
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.image_size = image_size
@@ -49,7 +57,8 @@ class SjeTrainer(keras.Model):
         variables = self.text_encoder.trainable_variables + self.image_encoder.trainable_variables
         with tf.GradientTape() as tape:
             text, image = self.compute_embeddings(batch, training=True)
-            loss = symmetric_sje_loss(image, text, batch["class_ids"])
+            mask = scene_negative_mask(batch["attributes"]) if self.negatives == "scene" else None
+            loss = symmetric_sje_loss(image, text, batch["class_ids"], negative_mask=mask)
             scaled = loss / replicas  # inside the tape, or the gradient is None
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables))

@@ -108,3 +108,39 @@ def test_attribute_swapped_scene_changes_exactly_that_attribute(attribute):
     shape_words = shapes._SHAPE_WORDS[shapes.SHAPES[one[0, shapes.ATTR_SHAPE]]]
     swapped_shape = captions[shapes.ATTRIBUTE_NAMES.index("shape")]
     assert not any(f" {w} " in f" {c} " for c in swapped_shape for w in shape_words)
+
+
+def test_color_binding_negative_exchanges_two_objects_colours_and_nothing_else():
+    scenes = shapes.sample_scenes(shapes.ShapesConfig(num_train=80, seed=4), "train")
+    rng = np.random.default_rng(0)
+    two = scenes.attributes[(scenes.attributes[:, 1, shapes.ATTR_PRESENT] == 1)
+                            & (scenes.attributes[:, 0, shapes.ATTR_COLOR] != scenes.attributes[:, 1, shapes.ATTR_COLOR])]
+    assert len(two)
+    for objects in two:
+        swapped = shapes.hard_negative_scene(objects, "color_binding", rng)
+        np.testing.assert_array_equal(swapped[:, shapes.ATTR_COLOR], objects[::-1, shapes.ATTR_COLOR])
+        other = [c for c in range(5) if c != shapes.ATTR_COLOR]
+        np.testing.assert_array_equal(swapped[:, other], objects[:, other])
+    one = scenes.attributes[scenes.attributes[:, 1, shapes.ATTR_PRESENT] == 0][0]
+    fallback = shapes.color_binding_swapped_scene(one, rng)  # no twin: the colour changes instead
+    assert [tuple(i) for i in np.argwhere(fallback != one)] == [(0, shapes.ATTR_COLOR)]
+    kinds = ("shape", "color_binding")
+    assert [len(c) for c in shapes.hard_negative_captions(two[0], 2, rng, kinds)] == [2, 2]
+    with pytest.raises(ValueError, match="hard-negative kind"):
+        shapes.hard_negative_scene(one, "texture", rng)
+
+
+def test_binding_swapped_caption_pair_exchanges_only_the_colour_words():
+    scenes = shapes.sample_scenes(shapes.ShapesConfig(num_train=80, seed=5), "train")
+    rng = np.random.default_rng(1)
+    attrs = scenes.attributes
+    two = attrs[(attrs[:, 1, shapes.ATTR_PRESENT] == 1) & (attrs[:, 0, shapes.ATTR_COLOR] != attrs[:, 1, shapes.ATTR_COLOR])]
+    colour_words = {w for words in shapes._COLOR_WORDS.values() for w in words}
+    for objects in two[:20]:
+        true, swapped = shapes.binding_swapped_caption_pair(objects, rng)
+        a, b = true.split(), swapped.split()
+        assert len(a) == len(b) and sorted(a) == sorted(b) and a != b  # same words, other order
+        assert all(x == y or {x, y} <= colour_words for x, y in zip(a, b))
+    one = attrs[attrs[:, 1, shapes.ATTR_PRESENT] == 0][0]
+    with pytest.raises(ValueError, match="two objects"):
+        shapes.binding_swapped_caption_pair(one, rng)

@@ -6,7 +6,7 @@ import pytest
 from t2izoo.losses.adversarial import bce_with_logits
 from t2izoo.losses.matching_aware import (gan_int_generator_loss, interpolate_embeddings,
                                           matching_aware_discriminator_loss)
-from t2izoo.losses.sje import symmetric_sje_loss
+from t2izoo.losses.sje import scene_negative_mask, symmetric_sje_loss
 
 
 def sigmoid(x):
@@ -63,3 +63,24 @@ def test_symmetric_sje_loss_matches_loop(rng):
     # a perfect, well-separated embedding has zero loss
     eye = np.eye(4, dtype="float32") * 10
     assert float(symmetric_sje_loss(eye, eye, np.arange(4))) == 0.0
+
+
+def test_scene_negatives_count_every_pair_whose_scenes_differ(rng):
+    # Scenes 0 and 1 share object 0 (one `shapes` class) but not object 1: a negative pair under
+    # "scene", not under "class". Scenes 2 and 3 are identical: never a negative.
+    objects = np.array([[[1, 2, 3, 0, 4], [1, 5, 0, 1, 7]],
+                        [[1, 2, 3, 0, 4], [1, 6, 0, 1, 7]],
+                        [[1, 0, 1, 2, 0], [0, 0, 0, 0, 0]],
+                        [[1, 0, 1, 2, 0], [0, 0, 0, 0, 0]]], np.int32)
+    mask = np.asarray(scene_negative_mask(objects))
+    want = 1.0 - np.all(objects.reshape(4, 1, -1) == objects.reshape(1, 4, -1), axis=-1)
+    np.testing.assert_array_equal(mask, want)
+    assert mask[0, 1] == 1 and mask[2, 3] == 0 and not np.diag(mask).any()
+    v, t = rng.normal(size=(2, 4, 3)).astype("float32")
+    classes = np.array([7, 7, 1, 1])  # object 0's colour and shape
+    scores = v @ t.T
+    expected = sum(max(0.0, 1 + scores[i, j] - scores[i, i]) + max(0.0, 1 + scores[j, i] - scores[i, i])
+                   for i in range(4) for j in range(4) if want[i, j])
+    got = float(symmetric_sje_loss(v, t, classes, negative_mask=mask))
+    assert got == pytest.approx(expected / 4, rel=1e-5)
+    assert got > float(symmetric_sje_loss(v, t, classes))  # the (0, 1) pairs now count
