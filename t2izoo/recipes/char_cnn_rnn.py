@@ -101,7 +101,7 @@ class CharCnnRnnRecipe(run_loop.Recipe):
                 config.image_size, seed=config.seed, cosine=False)
             two = shapes_two_object_color_probe(trainer.text_encoder, config)
             print(f"[{NAME}] two-object scenes: colour-binding swap accuracy {100 * binding:.1f} % (50 % = blind to "
-                  f"which object has which colour); linear probe of object 1's / object 2's colour "
+                  f"which object has which colour); linear probe of the first / second object's colour "
                   f"{100 * two[0]:.1f} / {100 * two[1]:.1f} %")
             lines += [f"swap_color_binding={100 * binding:.2f}",
                       f"probe_two_object_color_1={100 * two[0]:.2f} probe_two_object_color_2={100 * two[1]:.2f}"]
@@ -159,9 +159,11 @@ def shapes_attribute_probe(text_encoder, config, num_images: int = 2000) -> dict
 
 
 def shapes_two_object_color_probe(text_encoder, config, num_images: int = 1500) -> tuple:
-    """Linear-probe accuracy of object 1's and object 2's colour from one caption embedding of
-    two-object scenes (train -> test): what a GAN conditioned on it can know of both colours."""
-    from t2izoo.data.shapes import ATTR_COLOR, ATTR_PRESENT
+    """Linear-probe accuracy of the colour of the first and of the second object in reading
+    order (the lower grid cell first) from one caption embedding of two-object scenes (train ->
+    test): what a GAN conditioned on it can know of which colour goes where. (The scenes' own
+    object order is not recoverable from a caption: templates name either object first.)"""
+    from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT
     from t2izoo.metrics.linear_probe import linear_probe_accuracy
 
     def features(split, seed):
@@ -169,12 +171,14 @@ def shapes_two_object_color_probe(text_encoder, config, num_images: int = 1500) 
         rng = np.random.default_rng(seed)
         two = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == 1)[:num_images]
         captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in two]
-        return encode_captions(text_encoder, captions), images.attributes[two]
+        objects = images.attributes[two][:, :2]
+        order = np.argsort(objects[:, :, ATTR_POSITION], axis=1)
+        colors = np.take_along_axis(objects[:, :, ATTR_COLOR], order, axis=1)
+        return encode_captions(text_encoder, captions), colors
 
-    x_train, a_train = features("train", config.seed)
-    x_test, a_test = features("test", config.seed + 1)
-    return tuple(linear_probe_accuracy(x_train, a_train[:, k, ATTR_COLOR], x_test, a_test[:, k, ATTR_COLOR])
-                 for k in (0, 1))
+    x_train, c_train = features("train", config.seed)
+    x_test, c_test = features("test", config.seed + 1)
+    return tuple(linear_probe_accuracy(x_train, c_train[:, k], x_test, c_test[:, k]) for k in (0, 1))
 
 
 def load_text_encoder(encoder_dir: str) -> CharCnnRnnEncoder:
