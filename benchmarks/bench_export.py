@@ -279,7 +279,7 @@ def main(argv=None):
                         help="int8-aware weight refinement steps before the int8 conversion (0: plain PTQ)")
     parser.add_argument("--requests", type=int, default=30, help="timed requests per client")
     parser.add_argument("--concurrency", default="1,16", help="client counts, comma-separated")
-    parser.add_argument("--int8_only", action="store_true", help="TFLite none, int8 and int16x8 only, no serving")
+    parser.add_argument("--int8_only", action="store_true", help="TFLite none + int8 only, no serving")
     parser.add_argument("--int8_keep_float", default="", help="selective int8: ops kept in float, comma-separated")
     parser.add_argument("--int8_diagnose", action="store_true", help="print where the int8 error comes from")
     parser.add_argument("--skip_tflite", action="store_true")
@@ -292,7 +292,7 @@ def main(argv=None):
 
     out = args.out or tempfile.mkdtemp(prefix="bench-export-")
     keep_float = [k.strip() for k in args.int8_keep_float.split(",") if k.strip()]
-    modes = ("none", *tflite.CALIBRATED_MODES) if args.int8_only else tflite.QUANTIZE_MODES
+    modes = ("none", "int8") if args.int8_only else tflite.QUANTIZE_MODES
     try:
         loaded = sm.load_run(args.model_dir)
     except T2IError as e:

@@ -23,7 +23,7 @@ from t2izoo.utils.cli import run_main
 
 FORMATS = ("saved_model", "tflite")
 # Kept here (and checked against t2izoo.export.tflite) so bad flags fail before TF is imported.
-QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 
 FLAGS = flags.FLAGS
 
@@ -93,7 +93,7 @@ def main(argv):
 if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "Run directory of a trained generator.", required=True)
     flags.DEFINE_string("format", "saved_model", "saved_model (TF Serving) or tflite (phones).")
-    flags.DEFINE_string("quantize", "none", "TFLite quantization: none, dynamic, float16, int8 or int16x8 (int8 weights, int16 activations).")
+    flags.DEFINE_string("quantize", "none", "TFLite quantization: none, dynamic, float16 or int8.")
     flags.DEFINE_string("out", None, "Base directory; exports go to OUT/<model_name>/...", required=True)
     flags.DEFINE_string("model_name", None, "Served model name (default <dataset>_<recipe>).")
     flags.DEFINE_integer("version", None, "SavedModel version (default: one more than the highest present).",

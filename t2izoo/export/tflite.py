@@ -24,12 +24,6 @@ Quantization modes:
 | `dynamic` | int8    | float32 (int8 on the fly) | `Optimize.DEFAULT` |
 | `float16` | float16 | float32 | `Optimize.DEFAULT`, `supported_types=[float16]` |
 | `int8`    | int8 (per channel) | int8 (float32 model inputs/outputs) | `Optimize.DEFAULT`, representative data, `TFLITE_BUILTINS_INT8` |
-| `int16x8` | int8 (per channel) | int16 (float32 model inputs/outputs) | as `int8`, `EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8` |
-
-`int16x8` is TFLite's "16x8" post-training quantization: the same int8 weights, so the same
-file size as `int8`, with 256 times finer activation steps; kernels exist for the CPU
-(XNNPACK/reference), not for every accelerator delegate, which is why `int8` stays the default
-for NPUs.
 
 With `int8_refine_steps` > 0 the full-integer int8 generator is converted from weights refined
 for int8 (`t2izoo/export/int8_refine.py`); the other files keep the original weights.
@@ -62,8 +56,7 @@ import numpy as np
 
 from t2izoo.errors import ConfigError, T2IError
 
-QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
-CALIBRATED_MODES = ("int8", "int16x8")  # need representative data
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 TFLITE_SUBDIR = "tflite"
 MODEL_INFO = "model_info.json"
 # 1000 calibration inputs rather than 200: calibrated ranges that are too narrow clip rare
@@ -105,8 +98,8 @@ def write_part_saved_model(part, directory: str) -> str:
 
 
 def effective_mode(part, mode: str) -> str:
-    """The quantization a part really gets for `mode` (int8 or int16x8 may mean dynamic-range for a part)."""
-    return "dynamic" if mode in CALIBRATED_MODES and part.int8 == "dynamic" else mode
+    """The quantization a part really gets for `mode` (int8 may mean dynamic-range for a part)."""
+    return "dynamic" if mode == "int8" and part.int8 == "dynamic" else mode
 
 
 def _first_line(err) -> str:
@@ -142,16 +135,12 @@ def convert_saved_model(saved_model_dir: str, part, mode: str, num_samples: int 
     if effective == "float16":
         converter.target_spec.supported_types = [tf.float16]
     keep_float = list(keep_float) if effective == "int8" else []
-    if effective in CALIBRATED_MODES:
+    if effective == "int8":
         if part.representative is None:
-            raise ConfigError(f"{part.name} has no representative data for {effective} calibration")
+            raise ConfigError(f"{part.name} has no representative data for int8 calibration")
         samples = part.representative(num_samples, np.random.default_rng(seed))
         converter.representative_dataset = lambda: iter(samples)
-        # int16x8: ops with no 16x8 kernel (AttnGAN's word-mask slicing) stay float builtins.
-        converter.target_spec.supported_ops = (
-            [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] if effective == "int8"
-            else [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
-                  tf.lite.OpsSet.TFLITE_BUILTINS])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
         with warnings.catch_warnings():
             # int8 calibration runs the converter's own (deprecated) tf.lite.Interpreter.
@@ -269,11 +258,6 @@ def float_tensor_count(model) -> int:
     it = interpreter(model, delegates=False)
     ends = {d["index"] for d in it.get_input_details() + it.get_output_details()}
     return sum(1 for d in it.get_tensor_details() if d["dtype"] == np.float32 and d["index"] not in ends)
-
-
-def tensor_types(model) -> set:
-    """The dtype names of a model's tensors, e.g. {"FLOAT32", "INT8", "INT16", "INT32"}."""
-    return {np.dtype(d["dtype"]).name.upper() for d in interpreter(model, delegates=False).get_tensor_details()}
 
 
 def _write_atomic(path: str, data: bytes):
