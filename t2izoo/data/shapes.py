@@ -252,6 +252,12 @@ def _two_object_caption(template: str, objects: np.ndarray, a: dict, b: dict, rn
     )
 
 
+def has_two_colors(objects: np.ndarray) -> bool:
+    """Whether a scene holds two objects of different colours (it has a colour-binding twin)."""
+    present = np.flatnonzero(objects[:, ATTR_PRESENT])
+    return len(present) == 2 and objects[present[0], ATTR_COLOR] != objects[present[1], ATTR_COLOR]
+
+
 def binding_swapped_caption_pair(objects: np.ndarray, rng: np.random.Generator) -> tuple:
     """(true caption, the same caption with the two objects' colour words exchanged).
 
@@ -260,7 +266,7 @@ def binding_swapped_caption_pair(objects: np.ndarray, rng: np.random.Generator) 
     ("a small red circle at the top and a large blue star at the bottom",
      "a small blue circle at the top and a large red star at the bottom").
     """
-    if int(objects[:, ATTR_PRESENT].sum()) != 2 or objects[0, ATTR_COLOR] == objects[1, ATTR_COLOR]:
+    if not has_two_colors(objects):
         raise ValueError("a binding swap needs a scene of two objects of different colours")
     a, b = _describe(objects[0], rng), _describe(objects[1], rng)
     template = _TWO_OBJECT_TEMPLATES[rng.integers(len(_TWO_OBJECT_TEMPLATES))]
@@ -297,9 +303,9 @@ def color_binding_swapped_scene(objects: np.ndarray, rng: np.random.Generator) -
     Scenes with one object, or two of one colour, have no such twin; they get the colour of one
     object changed instead (`attribute_swapped_scene(objects, "color")`).
     """
-    present = np.flatnonzero(objects[:, ATTR_PRESENT])
-    if len(present) != 2 or objects[present[0], ATTR_COLOR] == objects[present[1], ATTR_COLOR]:
+    if not has_two_colors(objects):
         return attribute_swapped_scene(objects, "color", rng)
+    present = np.flatnonzero(objects[:, ATTR_PRESENT])
     out = np.array(objects, copy=True)
     out[present[0], ATTR_COLOR], out[present[1], ATTR_COLOR] = objects[present[1], ATTR_COLOR], objects[present[0], ATTR_COLOR]
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from t2izoo.data.shapes import ATTR_COLOR, ATTR_PRESENT, ATTRIBUTE_NAMES, binding_swapped_caption_pair, swapped_caption_pair
+from t2izoo.data.shapes import ATTR_PRESENT, ATTRIBUTE_NAMES, binding_swapped_caption_pair, has_two_colors, swapped_caption_pair
 
 
 def swap_accuracy(image_vectors, true_text_vectors, swapped_text_vectors, cosine: bool = True) -> float:
@@ -64,8 +64,7 @@ def shapes_binding_accuracy(encode_images, encode_captions, image_set, image_siz
     words are exchanged (`binding_swapped_caption_pair`): 50 % = the embedding knows which
     colours are there but not which object has which. Arguments as in `shapes_swap_accuracy`."""
     attrs = image_set.attributes
-    two = np.flatnonzero((attrs[:, 1, ATTR_PRESENT] == 1) & (attrs[:, 0, ATTR_COLOR] != attrs[:, 1, ATTR_COLOR]))
-    two = two[:num_images]
+    two = np.array([i for i, objects in enumerate(attrs) if has_two_colors(objects)][:num_images], np.int64)
     if not len(two):
         raise ValueError("the split has no two-object scenes of two colours")
     images = image_set.load_images(two, (image_size,))[image_size].astype(np.float32) / 127.5 - 1.0

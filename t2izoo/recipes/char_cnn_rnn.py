@@ -88,17 +88,15 @@ class CharCnnRnnRecipe(run_loop.Recipe):
             print(f"[{NAME}] linear probe of the caption embedding (one-object test captions): "
                   + ", ".join(f"{k} {100 * v:.1f} %" for k, v in probe.items()))
             lines += [f"probe_{k}={100 * v:.2f}" for k, v in probe.items()]
-            swaps = shapes_swap_accuracy(
-                lambda x: encode_images(trainer.image_encoder, x),
-                lambda c: encode_captions(trainer.text_encoder, c), run_loop.load_dataset(config, "test"),
-                config.image_size, seed=config.seed, cosine=False)
+            test = run_loop.load_dataset(config, "test")
+            encode_i = lambda x: encode_images(trainer.image_encoder, x)  # noqa: E731
+            encode_c = lambda c: encode_captions(trainer.text_encoder, c)  # noqa: E731
+            swaps = shapes_swap_accuracy(encode_i, encode_c, test, config.image_size, seed=config.seed, cosine=False)
             print(f"[{NAME}] attribute-swap accuracy (image scores its caption above the caption with one "
                   "attribute changed; 50 % = blind): " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in swaps.items()))
             lines += [f"swap_{k}={100 * v:.2f}" for k, v in swaps.items()]
-            binding = shapes_binding_accuracy(
-                lambda x: encode_images(trainer.image_encoder, x),
-                lambda c: encode_captions(trainer.text_encoder, c), run_loop.load_dataset(config, "test"),
-                config.image_size, seed=config.seed, cosine=False)
+            binding = shapes_binding_accuracy(encode_i, encode_c, test, config.image_size, seed=config.seed,
+                                              cosine=False)
             two = shapes_two_object_color_probe(trainer.text_encoder, config)
             print(f"[{NAME}] two-object scenes: colour-binding swap accuracy {100 * binding:.1f} % (50 % = blind to "
                   f"which object has which colour); linear probe of the first / second object's colour "
@@ -136,25 +134,33 @@ def retrieval_r_precision(trainer, config, num_images: int = 1000):
     return r_precision(image_vecs, text_vecs, mismatched_indices=mismatched)
 
 
+def _probe_features(text_encoder, config, num_objects: int, num_images: int):
+    """For `shapes` train (seed `config.seed`) and test (`config.seed + 1`): the embedding of one
+    random caption of each of the first `num_images` scenes of `num_objects` objects, and those
+    scenes' attributes [N, objects, 5]."""
+    from t2izoo.data.shapes import ATTR_PRESENT
+
+    out = []
+    for split, seed in (("train", config.seed), ("test", config.seed + 1)):
+        images = run_loop.load_dataset(config, split)
+        rng = np.random.default_rng(seed)
+        chosen = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == (num_objects - 1))[:num_images]
+        captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in chosen]
+        out.append((encode_captions(text_encoder, captions), images.attributes[chosen]))
+    return out
+
+
 def shapes_attribute_probe(text_encoder, config, num_images: int = 2000) -> dict:
     """Linear-probe accuracy of each attribute from caption embeddings of one-object scenes.
 
     Fit on train-split captions, scored on test-split captions: how much of the colour, shape,
     size and position a GAN conditioned on this embedding can read from it.
     """
-    from t2izoo.data.shapes import ATTR_PRESENT, ATTRIBUTE_NAMES
+    from t2izoo.data.shapes import ATTRIBUTE_NAMES
     from t2izoo.metrics.linear_probe import linear_probe_accuracy
 
-    def features(split, seed):
-        images = run_loop.load_dataset(config, split)
-        rng = np.random.default_rng(seed)
-        single = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == 0)[:num_images]
-        captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in single]
-        return encode_captions(text_encoder, captions), images.attributes[single, 0]
-
-    x_train, a_train = features("train", config.seed)
-    x_test, a_test = features("test", config.seed + 1)
-    return {name: linear_probe_accuracy(x_train, a_train[:, k + 1], x_test, a_test[:, k + 1])
+    (x_train, a_train), (x_test, a_test) = _probe_features(text_encoder, config, 1, num_images)
+    return {name: linear_probe_accuracy(x_train, a_train[:, 0, k + 1], x_test, a_test[:, 0, k + 1])
             for k, name in enumerate(ATTRIBUTE_NAMES)}
 
 
@@ -163,21 +169,16 @@ def shapes_two_object_color_probe(text_encoder, config, num_images: int = 1500) 
     order (the lower grid cell first) from one caption embedding of two-object scenes (train ->
     test): what a GAN conditioned on it can know of which colour goes where. (The scenes' own
     object order is not recoverable from a caption: templates name either object first.)"""
-    from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT
+    from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION
     from t2izoo.metrics.linear_probe import linear_probe_accuracy
 
-    def features(split, seed):
-        images = run_loop.load_dataset(config, split)
-        rng = np.random.default_rng(seed)
-        two = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == 1)[:num_images]
-        captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in two]
-        objects = images.attributes[two][:, :2]
+    def colors_in_reading_order(attributes):
+        objects = attributes[:, :2]
         order = np.argsort(objects[:, :, ATTR_POSITION], axis=1)
-        colors = np.take_along_axis(objects[:, :, ATTR_COLOR], order, axis=1)
-        return encode_captions(text_encoder, captions), colors
+        return np.take_along_axis(objects[:, :, ATTR_COLOR], order, axis=1)
 
-    x_train, c_train = features("train", config.seed)
-    x_test, c_test = features("test", config.seed + 1)
+    (x_train, a_train), (x_test, a_test) = _probe_features(text_encoder, config, 2, num_images)
+    c_train, c_test = colors_in_reading_order(a_train), colors_in_reading_order(a_test)
     return tuple(linear_probe_accuracy(x_train, c_train[:, k], x_test, c_test[:, k]) for k in (0, 1))
 
 
