@@ -13,10 +13,12 @@ import tensorflow as tf
 
 from t2izoo.callbacks.training import NonFiniteGuard
 from t2izoo.configs import base as config_lib
+from t2izoo.data import text as text_lib
 from t2izoo.errors import ConfigError, DataError, TrainingDiverged
 from t2izoo.generate import Text2Image
 from t2izoo.recipes import char_cnn_rnn, gan_int_cls
 from t2izoo.testing import tiny
+from t2izoo.trainers import run_loop
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,23 @@ def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_
                          (["hard_negative_kinds=shape,shape"], "distinct")):
         with pytest.raises(ConfigError, match=message):
             gan_int_cls.GanIntClsRecipe().pipeline_options(config_lib.apply_overrides(config, bad))
+
+
+def test_sje_hard_negatives_feed_changed_scene_captions_and_train(tmp_path):
+    config = tiny.tiny_char_cnn_rnn(max_steps=2, sje_hard_negatives="shape,color_binding")
+    recipe = char_cnn_rnn.CharCnnRnnRecipe()
+    train_set = run_loop.load_dataset(config, "train")
+    chars = recipe.hard_negative_chars(config, {}, train_set)
+    assert chars.shape == (config.shapes_train, 2, char_cnn_rnn.HARD_CAPTIONS, text_lib.CHAR_LENGTH)
+    true = {text_lib.encode_chars(c).tobytes() for c in train_set.captions[0]}
+    assert chars.dtype == np.uint8 and not true & {c.tobytes() for c in chars[0].reshape(-1, text_lib.CHAR_LENGTH)}
+    trainer = char_cnn_rnn.train(config, str(tmp_path), verbose=0)
+    assert trainer.hard_negatives and float(trainer.hard_tracker.count) > 0  # batches carried hard_chars
+    assert 0.0 <= float(trainer.hard_tracker.result()) <= 1.0
+    for bad, message in ((["sje_hard_negatives=color,texture"], "color_binding"),
+                         (["dataset=cub", "sje_hard_negatives=shape"], "shapes")):
+        with pytest.raises(ConfigError, match=message):
+            recipe.pipeline_options(config_lib.apply_overrides(config, bad))
 
 
 def test_keep_every_minutes_keeps_checkpoints_beyond_the_last_three(encoder_dir, tmp_path):

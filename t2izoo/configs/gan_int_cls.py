@@ -24,6 +24,13 @@ class CharCnnRnnConfig(RunConfig):
             any attribute of any object is one. A `shapes` class is object 0's colour and shape,
             so under "class" nothing asks the embedding to tell scenes apart by their second
             object (a linear probe reads that object's colour 59 % of the time).
+        sje_hard_negatives: NOT IN THE PAPER, `shapes` only ("" = the paper). Comma-separated
+            kinds of `shapes.HARD_NEGATIVE_KINDS`: each image also scores a caption of its own
+            scene changed one way (a random kind per row: one attribute of one object, or
+            `color_binding`, the two objects' colours exchanged) one margin below its caption,
+            an extra image -> text hinge term. Class negatives almost never differ from the
+            true caption in binding alone, so nothing else asks the embedding which colour
+            goes with which object.
     """
 
     conv_channels: tuple = (384, 512, 512)
@@ -36,6 +43,7 @@ class CharCnnRnnConfig(RunConfig):
     lr_decay: float = 0.98
     grad_clip: float = 5.0
     sje_negatives: str = "class"
+    sje_hard_negatives: str = ""
     batch_size: int = 40
     num_epochs: int = 200
 

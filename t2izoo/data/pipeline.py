@@ -17,6 +17,8 @@ A batch is a dict:
                     With `hard_negative_fraction` > 0 and `hard_negative_embeddings`, that
                     fraction of the rows' wrong_embedding is instead a precomputed embedding of
                     the row's own scene with one attribute changed (a non-paper option)
+    hard_chars      int32 [B, 201] with `hard_negative_chars`: a caption of the row's own scene
+                    changed in one way (random kind and caption per row; a non-paper option)
     class_ids, wrong_class_ids  int32 [B]
     index           int32 [B] image index in the split
     attributes      int32 [B, objects, 5] (datasets with ground truth, i.e. `shapes`)
@@ -90,7 +92,8 @@ class BatchAssembler:
     """Builds batch `step` as a dict of NumPy arrays; a pure function of (options, step)."""
 
     def __init__(self, image_set: CaptionedImageSet, vocab: text_lib.Vocabulary,
-                 options: PipelineOptions, caption_embeddings=None, hard_negative_embeddings=None):
+                 options: PipelineOptions, caption_embeddings=None, hard_negative_embeddings=None,
+                 hard_negative_chars=None):
         image_set.check()
         self.image_set = image_set
         self.options = options
@@ -115,6 +118,13 @@ class BatchAssembler:
                 raise DataError(f"hard-negative embeddings of shape {hard.shape} do not match {self.n} images x "
                                 f"{self.embeddings.shape[2]}-d embeddings")
             self.hard_negatives = hard
+        self.hard_chars = None
+        if hard_negative_chars is not None and options.training:
+            hard_chars = np.asarray(hard_negative_chars)
+            if hard_chars.ndim != 4 or hard_chars.shape[0] != self.n or hard_chars.shape[3] != text_lib.CHAR_LENGTH:
+                raise DataError(f"hard-negative characters of shape {hard_chars.shape} do not match {self.n} images "
+                                f"x kinds x captions x {text_lib.CHAR_LENGTH} characters")
+            self.hard_chars = hard_chars
 
     def num_steps_per_epoch(self) -> int:
         b = self.options.batch_size
@@ -182,6 +192,10 @@ class BatchAssembler:
                 hard = rng.random(len(indices)) < o.hard_negative_fraction
                 kind = rng.integers(0, self.hard_negatives.shape[1], len(indices))
                 out["wrong_embedding"][hard] = self.hard_negatives[indices[hard], kind[hard]]
+            if self.hard_chars is not None:
+                kind = rng.integers(0, self.hard_chars.shape[1], len(indices))
+                caption = rng.integers(0, self.hard_chars.shape[2], len(indices))
+                out["hard_chars"] = self.hard_chars[indices, kind, caption].astype(np.int32)
         if self.image_set.attributes is not None:
             out["attributes"] = np.asarray(self.image_set.attributes[indices], np.int32)
         return out
@@ -201,7 +215,8 @@ def tensor_batch(batch: dict) -> dict:
 
 
 def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, options: PipelineOptions,
-                 caption_embeddings=None, start_step: int = 0, num_steps=None, hard_negative_embeddings=None):
+                 caption_embeddings=None, start_step: int = 0, num_steps=None, hard_negative_embeddings=None,
+                 hard_negative_chars=None):
     """A tf.data.Dataset of batch dicts from step `start_step` on.
 
     Training streams repeat forever unless `num_steps` is given; evaluation streams make one
@@ -209,7 +224,8 @@ def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, optio
     """
     import tensorflow as tf
 
-    assembler = BatchAssembler(image_set, vocab, options, caption_embeddings, hard_negative_embeddings)
+    assembler = BatchAssembler(image_set, vocab, options, caption_embeddings, hard_negative_embeddings,
+                               hard_negative_chars)
     if not options.training:
         num_steps = assembler.num_steps_per_epoch() if num_steps is None else num_steps
     example = assembler(0)

@@ -35,6 +35,20 @@ def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0,
     return (keras.ops.sum(image_to_text) + keras.ops.sum(text_to_image)) / batch
 
 
+def hard_image_text_loss(true_scores, hard_scores, margin=1.0):
+    """Image -> text hinge against one hard negative caption per image (not in the paper).
+
+        L = 1/B sum_i max(0, margin + <theta(v_i), phi(h_i)> - s_ii)
+
+    with h_i a caption of image i's own scene changed one way. It is one more negative in the
+    image -> text sum of `symmetric_sje_loss`, with that loss's margin and normalisation.
+
+    Args:
+        true_scores: [B] s_ii; hard_scores: [B] <theta(v_i), phi(h_i)>.
+    """
+    return keras.ops.mean(keras.ops.relu(margin + hard_scores - true_scores))
+
+
 def scene_negative_mask(attributes):
     """[B, B] float mask, 1 where scenes i and j differ in any attribute of any object.
 

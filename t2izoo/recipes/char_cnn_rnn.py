@@ -28,6 +28,7 @@ from t2izoo.trainers.sje import SJE_NEGATIVES, SjeTrainer
 
 NAME = "char_cnn_rnn"
 BN_BATCHES = 100  # training batches that re-estimate the image encoder's BN statistics
+HARD_CAPTIONS = 4  # captions per changed scene for `sje_hard_negatives`
 
 
 def build_text_encoder(config: CharCnnRnnConfig) -> CharCnnRnnEncoder:
@@ -53,12 +54,32 @@ class CharCnnRnnRecipe(run_loop.Recipe):
         if config.sje_negatives == "scene" and config.dataset != "shapes":
             raise ConfigError(f"sje_negatives=scene needs the attributes of `shapes` scenes; "
                               f"--dataset={config.dataset} has none (use class)")
+        if config.sje_hard_negatives:
+            if config.dataset != "shapes":
+                raise ConfigError(f"sje_hard_negatives needs the attributes of `shapes` scenes; "
+                                  f"--dataset={config.dataset} has none (leave it empty)")
+            common.parse_hard_negative_kinds(config.sje_hard_negatives, "sje_hard_negatives")
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
                                max_words=config.max_words, with_chars=True, seed=config.seed)
 
+    def hard_negative_chars(self, config, context, image_set):
+        """uint8 [N, K, HARD_CAPTIONS, 201]: per scene, captions of it changed in each of the
+        `sje_hard_negatives` kinds (`shapes.hard_negative_captions`), or None."""
+        if not config.sje_hard_negatives:
+            return None
+        from t2izoo.data import shapes as shapes_data
+
+        kinds = common.parse_hard_negative_kinds(config.sje_hard_negatives, "sje_hard_negatives")
+        rng = np.random.default_rng([config.seed, 1299709])
+        out = np.zeros((len(image_set), len(kinds), HARD_CAPTIONS, text_lib.CHAR_LENGTH), np.uint8)
+        for i, objects in enumerate(image_set.attributes):
+            for k, captions in enumerate(shapes_data.hard_negative_captions(objects, HARD_CAPTIONS, rng, kinds)):
+                out[i, k] = [text_lib.encode_chars(c) for c in captions]
+        return out
+
     def build_trainer(self, config, context):
         trainer = SjeTrainer(build_text_encoder(config), build_image_encoder(config), config.image_size,
-                             negatives=config.sje_negatives)
+                             negatives=config.sje_negatives, hard_negatives=bool(config.sje_hard_negatives))
         schedule = keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, decay_steps=context["steps_per_epoch"], decay_rate=config.lr_decay, staircase=True)
         trainer.compile(optimizer=keras.optimizers.Adam(schedule, global_clipnorm=config.grad_clip),
@@ -69,9 +90,12 @@ class CharCnnRnnRecipe(run_loop.Recipe):
         return int(trainer.optimizer.iterations.numpy())
 
     def example_batch(self, config, context):
-        return {"chars": tf.zeros((2, text_lib.CHAR_LENGTH), tf.int32),
-                f"image_{config.image_size}": tf.zeros((2, config.image_size, config.image_size, 3)),
-                "class_ids": tf.constant([0, 1])}
+        batch = {"chars": tf.zeros((2, text_lib.CHAR_LENGTH), tf.int32),
+                 f"image_{config.image_size}": tf.zeros((2, config.image_size, config.image_size, 3)),
+                 "class_ids": tf.constant([0, 1])}
+        if config.sje_hard_negatives:
+            batch["hard_chars"] = batch["chars"]
+        return batch
 
     def finalize(self, trainer, config, context, batches):
         """Precise BN for a from-scratch image encoder: its running averages lag the fast-moving

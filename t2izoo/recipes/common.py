@@ -10,6 +10,7 @@ from absl import flags
 
 from t2izoo.configs import base as config_lib
 from t2izoo.data.datasets import DATASETS
+from t2izoo.errors import ConfigError
 from t2izoo.trainers.run_loop import STRATEGIES
 from t2izoo.utils.batch_norm import recompute_batch_norm_statistics
 from t2izoo.utils.cli import run_main
@@ -88,3 +89,16 @@ def refresh_small_cnn_statistics(image_encoder, config, batches):
         return
     key = f"image_{config.image_size}"
     recompute_batch_norm_statistics(image_encoder, batches, lambda b: image_encoder(b[key], training=True))
+
+
+def parse_hard_negative_kinds(value: str, field: str) -> tuple:
+    """A comma-separated list of `shapes.HARD_NEGATIVE_KINDS` (config field `field`) as a tuple;
+    ConfigError when empty, repeated or unknown."""
+    from t2izoo.data.shapes import HARD_NEGATIVE_KINDS
+
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    bad = [k for k in kinds if k not in HARD_NEGATIVE_KINDS]
+    if bad or not kinds or len(set(kinds)) != len(kinds):
+        raise ConfigError(f"{field}={value!r}: expected distinct comma-separated kinds from "
+                          f"{', '.join(HARD_NEGATIVE_KINDS)}")
+    return kinds

@@ -35,12 +35,7 @@ ENCODER_CONFIG = "text_encoder.json"
 
 def hard_negative_kinds(config) -> tuple:
     """`config.hard_negative_kinds` as a tuple of `shapes.HARD_NEGATIVE_KINDS`; ConfigError otherwise."""
-    kinds = tuple(k.strip() for k in config.hard_negative_kinds.split(",") if k.strip())
-    bad = [k for k in kinds if k not in shapes_data.HARD_NEGATIVE_KINDS]
-    if bad or not kinds or len(set(kinds)) != len(kinds):
-        raise ConfigError(f"hard_negative_kinds={config.hard_negative_kinds!r}: expected distinct "
-                          f"comma-separated kinds from {', '.join(shapes_data.HARD_NEGATIVE_KINDS)}")
-    return kinds
+    return common.parse_hard_negative_kinds(config.hard_negative_kinds, "hard_negative_kinds")
 
 
 def default_encoder_dir(dataset: str) -> str:

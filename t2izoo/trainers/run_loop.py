@@ -99,6 +99,11 @@ class Recipe:
         """[N, K, D] embeddings of mismatched captions for `PipelineOptions.hard_negative_fraction`."""
         return None
 
+    def hard_negative_chars(self, config, context: dict, image_set):
+        """Optional uint8 [N, K, C, 201]: per image, C captions of each of K changed versions of
+        its scene; batches then carry `hard_chars`."""
+        return None
+
     def step(self, trainer) -> int:
         return int(trainer.d_optimizer.iterations.numpy())
 
@@ -167,7 +172,8 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         context["caption_embeddings"] = embeddings
     hard_negatives = (recipe.hard_negative_embeddings(config, context, train_set)
                       if options.hard_negative_fraction > 0 else None)
-    assembler = BatchAssembler(train_set, vocab, options, embeddings, hard_negatives)
+    hard_chars = recipe.hard_negative_chars(config, context, train_set)
+    assembler = BatchAssembler(train_set, vocab, options, embeddings, hard_negatives, hard_chars)
     steps_per_epoch = max(assembler.num_steps_per_epoch(), 1)
     context["steps_per_epoch"] = steps_per_epoch
     last_step = total_steps(config, steps_per_epoch)
@@ -196,7 +202,7 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
           f"steps {start} -> {last_step}, global batch {config.batch_size} on "
           f"{strategy.num_replicas_in_sync} replica(s); run dir {model_dir}")
     dataset = make_dataset(train_set, vocab, options, embeddings, start_step=start,
-                           hard_negative_embeddings=hard_negatives)
+                           hard_negative_embeddings=hard_negatives, hard_negative_chars=hard_chars)
 
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard")) if chief else None
     checkpointer = CheckpointCallback(manager, step_fn, config.checkpoint_every)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from t2izoo.losses.sje import scene_negative_mask, symmetric_sje_loss
+from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_loss
 
 
 SJE_NEGATIVES = ("class", "scene")
@@ -18,26 +18,30 @@ class SjeTrainer(keras.Model):
         image_size: key of the images in the batch.
         negatives: "class" (the paper: pairs of one class are not negatives) or "scene" (pairs
             whose scenes differ anywhere are; batches then need `attributes`).
+        hard_negatives: NOT IN THE PAPER: add `hard_image_text_loss` of each image against
+            `hard_chars`, a caption of its own scene changed one way.
 
-    Batches need `chars`, `image_<size>` and `class_ids`.
+    Batches need `chars`, `image_<size>` and `class_ids` (and `hard_chars` with hard_negatives).
 
     Reference: Reed et al., CVPR 2016, Sec. 3 (symmetric structured joint embedding).
     """
 
-    def __init__(self, text_encoder, image_encoder, image_size=64, negatives="class", **kwargs):
+    def __init__(self, text_encoder, image_encoder, image_size=64, negatives="class", hard_negatives=False, **kwargs):
         super().__init__(**kwargs)
         if negatives not in SJE_NEGATIVES:
             raise ValueError(f"negatives={negatives!r}: expected one of {', '.join(SJE_NEGATIVES)}")
         self.negatives = negatives
+        self.hard_negatives = hard_negatives
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         self.image_size = image_size
         self.loss_tracker = keras.metrics.Mean(name="sje_loss")
         self.accuracy_tracker = keras.metrics.Mean(name="batch_r1")
+        self.hard_tracker = keras.metrics.Mean(name="hard_r1")
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.accuracy_tracker]
+        return [self.loss_tracker, self.accuracy_tracker] + ([self.hard_tracker] if self.hard_negatives else [])
 
     def compute_embeddings(self, batch, training):
         text = self.text_encoder(batch["chars"], training=training)
@@ -48,7 +52,7 @@ class SjeTrainer(keras.Model):
         return [self.optimizer]
 
     def build_from_batch(self, batch):
-        self.compute_embeddings(batch, training=False)
+        self.compute_embeddings(batch, training=False)  # hard_chars use the same text encoder
         self.optimizer.build(self.text_encoder.trainable_variables + self.image_encoder.trainable_variables)
         self.built = True
 
@@ -59,6 +63,11 @@ class SjeTrainer(keras.Model):
             text, image = self.compute_embeddings(batch, training=True)
             mask = scene_negative_mask(batch["attributes"]) if self.negatives == "scene" else None
             loss = symmetric_sje_loss(image, text, batch["class_ids"], negative_mask=mask)
+            if self.hard_negatives:
+                hard_text = self.text_encoder(batch["hard_chars"], training=True)
+                true_scores = keras.ops.sum(image * text, axis=-1)
+                hard_scores = keras.ops.sum(image * hard_text, axis=-1)
+                loss = loss + hard_image_text_loss(true_scores, hard_scores)
             scaled = loss / replicas  # inside the tape, or the gradient is None
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
@@ -67,7 +76,11 @@ class SjeTrainer(keras.Model):
         hit = keras.ops.take(batch["class_ids"], best) == batch["class_ids"]
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(keras.ops.mean(keras.ops.cast(hit, "float32")))
-        return {"sje_loss": self.loss_tracker.result(), "batch_r1": self.accuracy_tracker.result()}
+        logs = {"sje_loss": self.loss_tracker.result(), "batch_r1": self.accuracy_tracker.result()}
+        if self.hard_negatives:  # how often the image already scores its caption above the changed one
+            self.hard_tracker.update_state(keras.ops.mean(keras.ops.cast(true_scores > hard_scores, "float32")))
+            logs["hard_r1"] = self.hard_tracker.result()
+        return logs
 
     def call(self, chars, training=False):
         return self.text_encoder(chars, training=training)

@@ -6,7 +6,7 @@ import pytest
 from t2izoo.losses.adversarial import bce_with_logits
 from t2izoo.losses.matching_aware import (gan_int_generator_loss, interpolate_embeddings,
                                           matching_aware_discriminator_loss)
-from t2izoo.losses.sje import scene_negative_mask, symmetric_sje_loss
+from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_loss
 
 
 def sigmoid(x):
@@ -84,3 +84,11 @@ def test_scene_negatives_count_every_pair_whose_scenes_differ(rng):
     got = float(symmetric_sje_loss(v, t, classes, negative_mask=mask))
     assert got == pytest.approx(expected / 4, rel=1e-5)
     assert got > float(symmetric_sje_loss(v, t, classes))  # the (0, 1) pairs now count
+
+
+def test_hard_image_text_loss_is_the_image_to_text_hinge_on_one_caption_per_image(rng):
+    v, t, h = rng.normal(size=(3, 5, 4)).astype("float32")
+    true, hard = np.sum(v * t, -1), np.sum(v * h, -1)
+    expected = np.mean([max(0.0, 1 + v[i] @ h[i] - v[i] @ t[i]) for i in range(5)])
+    assert float(hard_image_text_loss(true, hard)) == pytest.approx(expected, rel=1e-5)
+    assert float(hard_image_text_loss(np.full(3, 5.0), np.full(3, 3.9))) == 0.0  # beyond the margin
