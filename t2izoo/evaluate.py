@@ -24,6 +24,7 @@ Protocol (recorded with every result in <model_dir>/eval.jsonl):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -37,8 +38,77 @@ from t2izoo.errors import ConfigError, DataError
 from t2izoo.trainers import run_loop
 from t2izoo.utils.cli import run_main
 
-METRICS = ("shapes_acc", "shapes_fid", "shapes_r_precision", "fid", "kid", "is")
-SHAPES_ONLY = ("shapes_acc", "shapes_fid", "shapes_r_precision")
+# Metrics by name: each takes an `EvalContext` and returns its result fields; `shapes_only`
+# metrics need the attributes of the built-in dataset. Add one with `@register_metric`.
+_METRICS: dict = {}
+
+
+def register_metric(name: str, shapes_only: bool = False):
+    def register(fn):
+        _METRICS[name] = (fn, shapes_only)
+        return fn
+
+    return register
+
+
+def metric_names() -> tuple:
+    return tuple(_METRICS)
+
+
+@dataclasses.dataclass
+class EvalContext:
+    """What a metric sees: the generated uint8 images, the sample plan and lazily built tools."""
+
+    fake: np.ndarray
+    indices: np.ndarray
+    image_set: object
+    dataset: str
+    split: str
+    seed: int
+    inception_weights: str | None
+    shapes_evaluator: object = None
+    cache: dict = dataclasses.field(default_factory=dict)
+
+    def cached(self, key, build):
+        if key not in self.cache:
+            self.cache[key] = build()
+        return self.cache[key]
+
+    def shapes_predictions(self, verbose):
+        """(evaluator, predictions on the fakes, protocol fields), computed once for all shapes metrics."""
+        from t2izoo.metrics import shapes_evaluator as se
+
+        def build():
+            evaluator = self.shapes_evaluator or se.load_or_train_shapes_evaluator(verbose=int(verbose))
+            fields = {"extractor": f"shapes_evaluator_v{se.EVALUATOR_VERSION}"}
+            fields.update({f"evaluator_real_{k}": round(v, 4) for k, v in se.evaluate_on_real(evaluator, "test").items()})
+            return evaluator, se.predict(evaluator, self.fake, value_range=(0, 255)), fields
+
+        return self.cached("shapes", build)
+
+    def inception(self):
+        """(extractor, pool features, logits) of the fakes, computed once for fid, kid and is."""
+        from t2izoo.metrics.features import InceptionFeatureExtractor
+
+        def build():
+            extractor = InceptionFeatureExtractor(self.inception_weights)
+            return (extractor, *extractor(self.fake, value_range=(0, 255)))
+
+        return self.cached("inception", build)
+
+    def real_inception_stats(self):
+        from t2izoo.metrics.features import cached_stats, stats_key
+        from t2izoo.metrics.fid import FeatureStatistics
+
+        extractor = self.inception()[0]
+        size = int(self.fake.shape[1])
+
+        def real_features():
+            real = self.image_set.load_images(np.arange(len(self.image_set)), (size,))[size]
+            return FeatureStatistics.from_features(extractor(real, value_range=(0, 255))[0], keep_features=True)
+
+        key = stats_key(self.dataset, self.split, extractor.name, extractor.weights_hash, size)
+        return self.cached("real_inception", lambda: cached_stats(key, real_features))
 
 
 def sample_plan(image_set, num_samples: int):
@@ -112,85 +182,111 @@ def shapes_r_precision(predictions, image_indices, image_set, seed: int, num_spl
     return float(np.mean(per_split)), float(np.std(per_split))
 
 
-def evaluate(model_dir: str, metrics, num_samples: int, split: str, seed: int = 0,
-             inception_weights: str | None = None, verbose: bool = True, shapes_evaluator=None,
-             checkpoint_path: str | None = None, use_ema: bool = True) -> dict:
-    """Runs `metrics` on `num_samples` generated images; appends the result to eval.jsonl."""
-    from t2izoo.generate import Text2Image
+@register_metric("shapes_acc", shapes_only=True)
+def _shapes_acc(ctx: EvalContext, verbose: bool) -> dict:
+    from t2izoo.metrics import shapes_evaluator as se
 
-    unknown = [m for m in metrics if m not in METRICS]
+    _, predictions, fields = ctx.shapes_predictions(verbose)
+    attributes = np.asarray(ctx.image_set.attributes)[ctx.indices]
+    result = dict(fields)
+    result.update({f"acc_{k}": round(v, 4)
+                   for k, v in se.attribute_accuracy_from_predictions(predictions, attributes).items()})
+    for n, acc_n in se.accuracy_by_object_count(predictions, attributes).items():
+        result.update({f"acc_{k}_{n}obj": round(v, 4) for k, v in acc_n.items()})
+    return result
+
+
+@register_metric("shapes_fid", shapes_only=True)
+def _shapes_fid(ctx: EvalContext, verbose: bool) -> dict:
+    from t2izoo.metrics import shapes_evaluator as se
+    from t2izoo.metrics.fid import fid_from_features
+
+    evaluator, predictions, fields = ctx.shapes_predictions(verbose)
+    size = int(ctx.fake.shape[1])
+    real = ctx.image_set.load_images(np.unique(ctx.indices), (size,))[size]
+    real_feats = se.penultimate_features(evaluator, real, value_range=(0, 255))
+    return {**fields, "shapes_fid": round(fid_from_features(real_feats, predictions["penultimate"]), 3)}
+
+
+@register_metric("shapes_r_precision", shapes_only=True)
+def _shapes_r_precision(ctx: EvalContext, verbose: bool) -> dict:
+    _, predictions, fields = ctx.shapes_predictions(verbose)
+    mean, std = shapes_r_precision(predictions, ctx.indices, ctx.image_set, ctx.seed)
+    return {**fields, "shapes_r_precision": round(mean, 2), "shapes_r_precision_std": round(std, 2)}
+
+
+def _inception_fields(ctx):
+    extractor = ctx.inception()[0]
+    return {"extractor": extractor.name, "weights_sha1": extractor.weights_hash}
+
+
+@register_metric("fid")
+def _fid(ctx: EvalContext, verbose: bool) -> dict:
+    from t2izoo.metrics.fid import FeatureStatistics, fid_from_stats
+
+    pool = ctx.inception()[1]
+    return {**_inception_fields(ctx),
+            "fid": round(fid_from_stats(ctx.real_inception_stats(), FeatureStatistics.from_features(pool)), 3)}
+
+
+@register_metric("kid")
+def _kid(ctx: EvalContext, verbose: bool) -> dict:
+    from t2izoo.metrics.fid import kernel_inception_distance
+
+    stats = ctx.real_inception_stats()
+    if stats.features is None:
+        raise DataError("cached real statistics hold no features for KID; delete the cache entry")
+    mean, std = kernel_inception_distance(stats.features, ctx.inception()[1])
+    return {**_inception_fields(ctx), "kid": round(mean, 5), "kid_std": round(std, 5)}
+
+
+@register_metric("is")
+def _inception_score(ctx: EvalContext, verbose: bool) -> dict:
+    from t2izoo.metrics.inception_score import inception_score
+
+    mean, std = inception_score(ctx.inception()[2])
+    return {**_inception_fields(ctx), "is": round(mean, 3), "is_std": round(std, 3)}
+
+
+def evaluate(t2i, metrics, num_samples: int, split: str, seed: int = 0, inception_weights: str | None = None,
+             verbose: bool = True, shapes_evaluator=None) -> dict:
+    """Runs `metrics` on `num_samples` images generated by a loaded run (`Text2Image`); appends
+    the result, with its protocol, to <model_dir>/eval.jsonl."""
+    unknown = [m for m in metrics if m not in _METRICS]
     if unknown:
-        raise ConfigError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}")
+        raise ConfigError(f"unknown metrics {unknown}; choose from {', '.join(_METRICS)}")
     if num_samples < 10:
         raise ConfigError(f"--num_samples={num_samples}: at least 10 (metrics use 10 splits)")
-    t2i = Text2Image.load(model_dir, checkpoint_path, use_ema)
     config = t2i.config
-    if config.dataset != "shapes" and any(m in SHAPES_ONLY for m in metrics):
-        raise ConfigError(f"{', '.join(SHAPES_ONLY)} need a shapes run; {model_dir} was trained on {config.dataset}")
+    shapes_only = [m for m in metrics if _METRICS[m][1]]
+    if config.dataset != "shapes" and shapes_only:
+        raise ConfigError(f"{', '.join(shapes_only)} need a shapes run; {t2i.model_dir} was trained on "
+                          f"{config.dataset}")
     image_set = run_loop.load_dataset(config, split)
     indices, captions = sample_plan(image_set, num_samples)
     t0 = time.time()
     fake = generate_samples(t2i, captions, seed, verbose=verbose)
-    result = {"model_dir": model_dir, "step": t2i.recipe.step(t2i.trainer), "split": split,
-              "generator": "ema" if use_ema else "live", "checkpoint": checkpoint_path or "latest",
+    result = {"model_dir": t2i.model_dir, "step": t2i.step, "split": split,
+              "generator": "ema" if t2i.use_ema else "live", "checkpoint": t2i.checkpoint or "latest",
               "num_samples": num_samples, "seed": seed, "resolution": int(fake.shape[1]),
               "generation_s": round(time.time() - t0, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    real_size = fake.shape[1]
-
-    if any(m in SHAPES_ONLY for m in metrics):
-        from t2izoo.metrics import shapes_evaluator as se
-        from t2izoo.metrics.fid import fid_from_features
-
-        evaluator = shapes_evaluator or se.load_or_train_shapes_evaluator(verbose=int(verbose))
-        result["extractor"] = f"shapes_evaluator_v{se.EVALUATOR_VERSION}"
-        real_acc = se.evaluate_on_real(evaluator, "test")
-        result.update({f"evaluator_real_{k}": round(v, 4) for k, v in real_acc.items()})
-        predictions = se.predict(evaluator, fake, value_range=(0, 255))
-        attributes = np.asarray(image_set.attributes)[indices]
-        if "shapes_acc" in metrics:
-            acc = se.attribute_accuracy_from_predictions(predictions, attributes)
-            result.update({f"acc_{k}": round(v, 4) for k, v in acc.items()})
-            for n, acc_n in se.accuracy_by_object_count(predictions, attributes).items():
-                result.update({f"acc_{k}_{n}obj": round(v, 4) for k, v in acc_n.items()})
-        if "shapes_fid" in metrics:
-            real = image_set.load_images(np.unique(indices), (real_size,))[real_size]
-            real_feats = se.penultimate_features(evaluator, real, value_range=(0, 255))
-            result["shapes_fid"] = round(fid_from_features(real_feats, predictions["penultimate"]), 3)
-        if "shapes_r_precision" in metrics:
-            mean, std = shapes_r_precision(predictions, indices, image_set, seed)
-            result["shapes_r_precision"], result["shapes_r_precision_std"] = round(mean, 2), round(std, 2)
-
-    if any(m in ("fid", "kid", "is") for m in metrics):
-        from t2izoo.metrics.features import InceptionFeatureExtractor, cached_stats, stats_key
-        from t2izoo.metrics.fid import FeatureStatistics, fid_from_stats, kernel_inception_distance
-        from t2izoo.metrics.inception_score import inception_score
-
-        extractor = InceptionFeatureExtractor(inception_weights)
-        result.update(extractor=extractor.name, weights_sha1=extractor.weights_hash)
-        pool, logits = extractor(fake, value_range=(0, 255))
-        if "is" in metrics:
-            result["is"], result["is_std"] = (round(x, 3) for x in inception_score(logits))
-        if "fid" in metrics or "kid" in metrics:
-            real_indices = np.arange(len(image_set))
-
-            def real_features():
-                real = image_set.load_images(real_indices, (real_size,))[real_size]
-                return FeatureStatistics.from_features(extractor(real, value_range=(0, 255))[0],
-                                                       keep_features=True)
-
-            key = stats_key(config.dataset, split, extractor.name, extractor.weights_hash, real_size)
-            stats = cached_stats(key, real_features)
-            if "fid" in metrics:
-                result["fid"] = round(fid_from_stats(stats, FeatureStatistics.from_features(pool)), 3)
-            if "kid" in metrics:
-                if stats.features is None:
-                    raise DataError("cached real statistics hold no features for KID; delete the cache entry")
-                mean, std = kernel_inception_distance(stats.features, pool)
-                result["kid"], result["kid_std"] = round(mean, 5), round(std, 5)
-
-    with open(os.path.join(model_dir, "eval.jsonl"), "a") as f:
+    ctx = EvalContext(fake, indices, image_set, config.dataset, split, seed, inception_weights, shapes_evaluator)
+    for name in metrics:
+        result.update(_METRICS[name][0](ctx, verbose))
+    with open(os.path.join(t2i.model_dir, "eval.jsonl"), "a") as f:
         f.write(json.dumps(result) + "\n")
     return result
+
+
+def evaluate_run(model_dir: str, metrics, num_samples: int, split: str, seed: int = 0,
+                 checkpoint_path: str | None = None, use_ema: bool = True, **kwargs) -> dict:
+    """`evaluate` of the run in `model_dir` (its latest checkpoint, or `checkpoint_path`)."""
+    from t2izoo.generate import Text2Image
+
+    unknown = [m for m in metrics if m not in _METRICS]
+    if unknown:  # before restoring anything
+        raise ConfigError(f"unknown metrics {unknown}; choose from {', '.join(_METRICS)}")
+    return evaluate(Text2Image.load(model_dir, checkpoint_path, use_ema), metrics, num_samples, split, seed, **kwargs)
 
 
 FLAGS = flags.FLAGS
@@ -201,8 +297,9 @@ def main(argv):
 
     def _run():
         metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
-        result = evaluate(FLAGS.model_dir, metrics, FLAGS.num_samples, FLAGS.split, FLAGS.seed,
-                          FLAGS.inception_weights, checkpoint_path=FLAGS.checkpoint, use_ema=FLAGS.ema)
+        result = evaluate_run(FLAGS.model_dir, metrics, FLAGS.num_samples, FLAGS.split, FLAGS.seed,
+                              checkpoint_path=FLAGS.checkpoint, use_ema=FLAGS.ema,
+                              inception_weights=FLAGS.inception_weights)
         print(json.dumps(result, indent=2))
 
     run_main(_run)
@@ -210,7 +307,7 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "Run directory of a trained generator.", required=True)
-    flags.DEFINE_string("metrics", "shapes_acc,shapes_fid,shapes_r_precision", f"Comma list of {METRICS}.")
+    flags.DEFINE_string("metrics", "shapes_acc,shapes_fid,shapes_r_precision", f"Comma list of {metric_names()}.")
     flags.DEFINE_integer("num_samples", 2000, "Generated samples.", lower_bound=1)
     flags.DEFINE_string("split", "test", "Split whose captions are used (shapes: test or novel).")
     flags.DEFINE_integer("seed", 0, "Noise and mismatched-caption seed.")

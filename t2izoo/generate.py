@@ -6,46 +6,23 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from t2izoo.configs import base as config_lib
+from t2izoo import configs as config_lib
+from t2izoo import registry
 from t2izoo.data import text as text_lib
-from t2izoo.errors import ConfigError
 from t2izoo.trainers import run_loop
 from t2izoo.utils.cli import run_main
 from t2izoo.utils.grid import save_captioned_grid
+from t2izoo.utils.pixels import to_uint8
 
 
 def recipe_for(model_dir: str):
-    """(recipe, config) of the run in `model_dir`, from the class named in its config.json."""
-    from t2izoo.configs.attngan import AttnGanConfig, DamsmConfig
-    from t2izoo.configs.gan_int_cls import CharCnnRnnConfig, GanIntClsConfig
-    from t2izoo.configs.stackgan import StackGanConfig, StackGanV2Config
-    from t2izoo.recipes.attngan import AttnGanRecipe
-    from t2izoo.recipes.gan_int_cls import GanIntClsRecipe
-    from t2izoo.recipes.stackgan import StackGanRecipe
-    from t2izoo.recipes.stackgan_v2 import StackGanV2Recipe
-
-    registry = {GanIntClsConfig.__name__: (GanIntClsConfig, GanIntClsRecipe),
-                StackGanConfig.__name__: (StackGanConfig, StackGanRecipe),
-                StackGanV2Config.__name__: (StackGanV2Config, StackGanV2Recipe),
-                AttnGanConfig.__name__: (AttnGanConfig, AttnGanRecipe)}
-    path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
-    if not os.path.exists(path):
-        raise ConfigError(f"{model_dir} holds no {config_lib.CONFIG_FILENAME}: not a t2izoo run directory")
-    with open(path) as f:
-        name = json.load(f).get("class")
-    if name in (CharCnnRnnConfig.__name__, DamsmConfig.__name__):
-        raise ConfigError(f"{model_dir} is a text-encoder pretraining run, not a generator")
-    if name not in registry:
-        raise ConfigError(f"{model_dir}: no generator recipe for config class {name!r}")
-    config_cls, recipe_cls = registry[name]
-    return recipe_cls(), config_lib.load_config(config_cls, model_dir)
+    """(recipe, config) of the generator run in `model_dir`, from the family its config.json names."""
+    family = registry.family_of_run(model_dir)
+    return family.make_recipe(), config_lib.load_config(family.config_class, model_dir)
 
 
 class Text2Image:
@@ -56,19 +33,28 @@ class Text2Image:
         >>> images = t2i(["a large red circle in the center"], num_per_caption=4, seed=0)
     """
 
-    def __init__(self, recipe, config, trainer, context, use_ema: bool = True):
+    def __init__(self, recipe, config, trainer, context, use_ema: bool = True, model_dir: str = ""):
         self.use_ema = use_ema
         self.recipe = recipe
         self.config = config
         self.trainer = trainer
         self.vocab = context["vocab"]
+        self.conditioner = context["conditioner"]
         self.context = context
+        self.model_dir = model_dir
+        self.checkpoint = None
 
     @classmethod
     def load(cls, model_dir: str, checkpoint_path: str | None = None, use_ema: bool = True) -> "Text2Image":
         recipe, config = recipe_for(model_dir)
         trainer, context = run_loop.restore_for_inference(recipe, config, model_dir, checkpoint_path)
-        return cls(recipe, config, trainer, context, use_ema)
+        t2i = cls(recipe, config, trainer, context, use_ema, model_dir)
+        t2i.checkpoint = checkpoint_path
+        return t2i
+
+    @property
+    def step(self) -> int:
+        return self.recipe.step(self.trainer)
 
     def check_captions(self, captions) -> list:
         checked = []
@@ -81,16 +67,13 @@ class Text2Image:
     def __call__(self, captions, num_per_caption: int = 1, seed: int = 0) -> np.ndarray:
         """uint8 images [len(captions) * num_per_caption, S, S, 3], captions repeated in order."""
         captions = self.check_captions(captions)
-        conditioning = self.recipe.conditioning(self.trainer, captions)
+        conditioning = self.conditioner.conditioning(captions)
         conditioning = {k: tf.repeat(v, num_per_caption, axis=0) for k, v in conditioning.items()}
         n = len(captions) * num_per_caption
         # z and, for CA models, the CA noise too: each image then depends only on (caption, seed),
         # not on its position in the batch, and matches the exported model's seeded signature.
-        noise_width = getattr(self.trainer, "noise_width", None)
-        width = noise_width() if noise_width else self.config.z_dim
-        noise = tf.constant(np.random.default_rng(seed).normal(size=(n, width)), tf.float32)
-        images = self.trainer.generate(conditioning, noise, use_ema=self.use_ema).numpy()
-        return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        noise = tf.constant(np.random.default_rng(seed).normal(size=(n, self.trainer.noise_width())), tf.float32)
+        return to_uint8(np.asarray(self.trainer.generate(conditioning, noise, use_ema=self.use_ema)))
 
 
 FLAGS = flags.FLAGS

@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from t2izoo.errors import DataError
+from t2izoo.utils.files import save_npy_atomic
 
 
 def cache_root() -> str:
@@ -40,10 +41,7 @@ def cached_array(path: str, build, expected_shape=None) -> np.ndarray:
         except (ValueError, OSError):
             pass
     arr = build()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp.npy"
-    np.save(tmp, arr)
-    os.replace(tmp, path)
+    save_npy_atomic(path, arr)
     return np.load(path, mmap_mode="r")
 
 

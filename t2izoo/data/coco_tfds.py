@@ -25,6 +25,7 @@ from t2izoo.data import text as text_lib
 from t2izoo.data.base import cache_root, config_hash
 from t2izoo.data.image_store import PreprocessedImageSet, decode_all, load_size
 from t2izoo.errors import DataError
+from t2izoo.utils.files import atomic_path, write_json_atomic
 
 TFDS_NAME = "coco_captions"
 TFDS_SPLITS = {"train": "train", "test": "val+test+restval"}
@@ -51,8 +52,6 @@ def _materialize(ds, side: int, stem: str, captions_per_image, num_workers: int)
     count = int(ds.cardinality())
     if count < 0:  # unknown length: count first (metadata only, images stay encoded)
         count = int(ds.reduce(np.int64(0), lambda n, _: n + 1))
-    tmp = f"{stem}.{os.getpid()}.tmp.npy"
-    images = np.lib.format.open_memmap(tmp, "w+", np.uint8, (count, side, side, 3))
     meta = {"keys": [], "captions": [], "failed": [], "dropped_captions": 0}
     pending = []
 
@@ -63,7 +62,8 @@ def _materialize(ds, side: int, stem: str, captions_per_image, num_workers: int)
         meta["failed"] += [[start + i, reason] for i, reason in failures]
         pending.clear()
 
-    try:
+    with atomic_path(stem + ".npy", ".npy") as tmp:
+        images = np.lib.format.open_memmap(tmp, "w+", np.uint8, (count, side, side, 3))
         for example in ds.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
             if len(meta["keys"]) >= count:
                 raise DataError(f"TFDS {TFDS_NAME}: more examples than its cardinality {count}")
@@ -87,15 +87,7 @@ def _materialize(ds, side: int, stem: str, captions_per_image, num_workers: int)
         if len(meta["keys"]) != count:
             raise DataError(f"TFDS {TFDS_NAME}: read {len(meta['keys'])} examples, expected {count}")
         images.flush()
-        del images
-        os.replace(tmp, stem + ".npy")
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    meta_tmp = f"{stem}.{os.getpid()}.tmp.json"
-    with open(meta_tmp, "w", encoding="utf-8") as f:
-        json.dump(meta, f)
-    os.replace(meta_tmp, stem + ".json")  # written last: its presence marks a complete cache
+    write_json_atomic(stem + ".json", meta)  # written last: its presence marks a complete cache
     return meta
 
 

@@ -316,6 +316,19 @@ def color_binding_swapped_scene(objects: np.ndarray, rng: np.random.Generator) -
 HARD_NEGATIVE_KINDS = ATTRIBUTE_NAMES + ("color_binding",)
 
 
+def parse_hard_negative_kinds(value: str, field: str) -> tuple:
+    """A comma-separated list of `HARD_NEGATIVE_KINDS` (config field `field`) as a tuple;
+    ConfigError when empty, repeated or unknown."""
+    from t2izoo.errors import ConfigError
+
+    kinds = tuple(k.strip() for k in value.split(",") if k.strip())
+    bad = [k for k in kinds if k not in HARD_NEGATIVE_KINDS]
+    if bad or not kinds or len(set(kinds)) != len(kinds):
+        raise ConfigError(f"{field}={value!r}: expected distinct comma-separated kinds from "
+                          f"{', '.join(HARD_NEGATIVE_KINDS)}")
+    return kinds
+
+
 def hard_negative_scene(objects: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     if kind == "color_binding":
         return color_binding_swapped_scene(objects, rng)

@@ -21,6 +21,7 @@ from collections import Counter
 import numpy as np
 
 from t2izoo.errors import DataError
+from t2izoo.utils.files import write_json_atomic
 
 PAD_ID = 0
 UNK_ID = 1
@@ -135,10 +136,7 @@ class Vocabulary:
     # -- persistence ----------------------------------------------------------------------------
     def save(self, directory: str) -> str:
         path = os.path.join(directory, VOCAB_FILENAME)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"words": self.words}, f)
-        os.replace(tmp, path)
+        write_json_atomic(path, {"words": self.words})
         return path
 
     @classmethod

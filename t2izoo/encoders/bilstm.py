@@ -10,6 +10,15 @@ def word_mask(lengths, max_words):
     return positions < keras.ops.cast(lengths, "int32")[:, None]
 
 
+def damsm_text_conditioning(text_encoder, tokens, lengths) -> dict:
+    """A frozen DAMSM text encoder's conditioning of word ids: {"words" [B, T, D], "sentence"
+    [B, D], "lengths" [B]} (inference mode, no gradient). The one encoding every DAMSM-conditioned
+    model uses, in training batches and in `DamsmConditioner` alike."""
+    words, sentence = text_encoder((tokens, lengths), training=False)
+    return {"words": keras.ops.stop_gradient(words), "sentence": keras.ops.stop_gradient(sentence),
+            "lengths": keras.ops.cast(lengths, "int32")}
+
+
 class BiLstmTextEncoder(keras.Model):
     """Words -> embeddings (dropout) -> bi-LSTM -> word features and sentence vector.
 

@@ -30,8 +30,8 @@ input, so the seed lives in its own signature. Captions that hold no word or are
 refused in the graph with INVALID_ARGUMENT, so a bare `tensorflow_model_server` gives a clear
 error too.
 
-Each recipe says how its run maps captions to images through an `ExportAdapter`
-(`t2izoo.export.adapters`, `@register_adapter("<recipe name>")`).
+Every family exports through one `ExportAdapter` (`t2izoo.export.adapters`): its conditioner's
+in-graph tokenization and encoder, then its trainer's `generate`.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from typing import Optional
 import numpy as np
 
 from t2izoo.errors import CheckpointError, ConfigError
-from t2izoo.export.adapters import (ExportAdapter, TFLitePart, adapter_for, numpy_to_uint8,  # noqa: F401
-                                    register_adapter, seeded_noise, tf_encode_chars, to_uint8)
+from t2izoo.export.adapters import ExportAdapter, seeded_noise
+from t2izoo.utils.pixels import to_uint8
 
 SERVING_SIGNATURE = "serving_default"
 SEEDED_SIGNATURE = "generate_seeded"
@@ -161,7 +161,7 @@ def load_run(model_dir: str):
     if not use_ema:
         warnings.warn(f"{latest} holds no EMA generator weights (the restored EMA copy would be the untrained "
                       f"initialisation); exporting the live generator instead", stacklevel=2)
-    return t2i, adapter_for(t2i, use_ema=use_ema)
+    return t2i, ExportAdapter(t2i, use_ema=use_ema)
 
 
 def default_model_name(t2i) -> str:

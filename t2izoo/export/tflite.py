@@ -55,6 +55,7 @@ from typing import Optional
 import numpy as np
 
 from t2izoo.errors import ConfigError, T2IError
+from t2izoo.utils.files import write_bytes_atomic
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 TFLITE_SUBDIR = "tflite"
@@ -260,11 +261,6 @@ def float_tensor_count(model) -> int:
     return sum(1 for d in it.get_tensor_details() if d["dtype"] == np.float32 and d["index"] not in ends)
 
 
-def _write_atomic(path: str, data: bytes):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def export_tflite(model_dir: str, base: str, quantize="none", model_name: Optional[str] = None,
@@ -342,7 +338,7 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
                     refinements[part.name] = report
                 path = tflite_path(out_dir, part.name, mode)
                 check_builtins_only(data, os.path.basename(path))
-                _write_atomic(path, data)
+                write_bytes_atomic(path, data)
                 files[mode][part.name], sizes[mode][part.name] = path, len(data)
                 effective = effective_mode(part, mode)
                 it = interpreter(data)
@@ -354,7 +350,7 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
                     "description": part.description,
                     "inputs": _signature_io(it, "inputs"), "outputs": _signature_io(it, "outputs"),
                 }
-    _write_atomic(info_path, (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_bytes_atomic(info_path, (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     if isinstance(quantize, str):
         files, sizes = files[quantize], sizes[quantize]
     return {"dir": out_dir, "files": files, "bytes": sizes, "seconds": time.time() - start, "model_name": model_name,

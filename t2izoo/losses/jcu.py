@@ -44,3 +44,10 @@ def jcu_generator_loss(fake, uncond_weight=1.0):
     """
     cond, uncond = _bce(fake[0], 1.0), _bce(fake[1], 1.0)
     return cond + uncond_weight * uncond, {"g_fake": cond, "g_fake_uncond": uncond}
+
+
+def sum_over_scales(image_sizes, losses, name: str):
+    """(sum of per-scale losses, {f"{name}_{size}": loss}): the total a multi-scale GAN
+    optimises (StackGAN++ Eq. 7-8 sum over the tree's branches) and the terms it reports."""
+    terms = {f"{name}_{s}": loss for s, loss in zip(image_sizes, losses)}
+    return sum(terms.values()), terms

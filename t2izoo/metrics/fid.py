@@ -23,6 +23,7 @@ from scipy import linalg
 
 from t2izoo.errors import DataError
 from t2izoo.metrics.validation import check_features, check_same_dim
+from t2izoo.utils.files import atomic_path
 
 
 @dataclasses.dataclass
@@ -55,13 +56,11 @@ class FeatureStatistics:
 
     def save(self, path: str):
         """Writes an .npz with `mu`, `sigma`, `count` (+ `features`), atomically."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         arrays = {"mu": self.mu, "sigma": self.sigma, "count": np.int64(self.count)}
         if self.features is not None:
             arrays["features"] = self.features
-        tmp = f"{path}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        with atomic_path(path, ".npz") as tmp:
+            np.savez(tmp, **arrays)
 
     @classmethod
     def load(cls, path: str) -> "FeatureStatistics":

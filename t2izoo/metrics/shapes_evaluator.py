@@ -34,6 +34,7 @@ from t2izoo.data.shapes import (
 )
 from t2izoo.errors import CheckpointError, DataError
 from t2izoo.metrics.validation import to_signed_unit_range
+from t2izoo.utils.files import atomic_path
 
 NUM_CELLS = len(POSITIONS)
 # Bump when the architecture or training recipe changes: it is part of the cache key.
@@ -347,9 +348,8 @@ def save_shapes_evaluator(model: ShapesEvaluator, model_dir: str, info: dict):
     os.makedirs(model_dir, exist_ok=True)
     with open(os.path.join(model_dir, "evaluator.json"), "w") as f:
         json.dump(info, f, indent=2)
-    tmp = os.path.join(model_dir, f"tmp{os.getpid()}.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, os.path.join(model_dir, "evaluator.weights.h5"))
+    with atomic_path(os.path.join(model_dir, "evaluator.weights.h5"), ".weights.h5") as tmp:
+        model.save_weights(tmp)
 
 
 def load_shapes_evaluator(model_dir: str) -> ShapesEvaluator:

@@ -10,8 +10,17 @@ import tensorflow as tf
 class GANTrainer(keras.Model):
     """A keras.Model whose `train_step` updates the discriminator(s), then the generator.
 
-    Subclasses implement `discriminator_loss(batch, noise)` and `generator_loss(batch, noise)`,
-    each returning (scalar loss, dict of named terms), and `generate(conditioning, noise)`.
+    A family's trainer implements:
+      * `batch_conditioning(batch)`: the generator's text conditioning from a training batch (the
+        same dict the family's conditioner makes from captions: `{"embedding"}` for char-CNN-RNN
+        models, `{"words", "sentence", "lengths"}` for DAMSM models);
+      * `forward(generator, conditioning, noise, training)`: (images of every scale, smallest
+        first; dict of extras such as the CA mean and log sigma or attention maps): the one
+        generation path, used by the losses and by `generate`;
+      * `discriminator_loss(batch, noise)` and `generator_loss(batch, noise)`, each returning
+        (scalar loss, dict of named terms).
+    `generate(conditioning, noise, all_scales=False)` runs `forward` on the EMA generator; sample
+    grids, `t2izoo.generate`, `t2izoo.evaluate` and both export formats call it.
 
     Distribution: under a `tf.distribute` strategy `train_step` runs per replica and the
     optimizer sums gradients over replicas, so each replica's loss is divided by
@@ -42,6 +51,7 @@ class GANTrainer(keras.Model):
         self.seed = seed
         self.noise_rng = tf.random.Generator.from_seed(seed)
         object.__setattr__(self, "_ema_generator", None)
+        object.__setattr__(self, "_example", None)  # (conditioning, noise) that builds the EMA generator
         self.ema_weights = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -71,6 +81,7 @@ class GANTrainer(keras.Model):
         noise = self.sample_noise(batch)
         self.discriminator_loss(batch, noise)
         self.generator_loss(batch, noise)
+        object.__setattr__(self, "_example", (self.batch_conditioning(batch), noise))
         if self.ema_decay > 0 and not self.ema_weights:
             self.ema_weights = [
                 keras.Variable(np.array(v.numpy()), trainable=False,
@@ -87,6 +98,16 @@ class GANTrainer(keras.Model):
     # -- per-step pieces ------------------------------------------------------------------------
     def batch_size_of(self, batch):
         return tf.shape(batch["index"])[0]
+
+    def noise_width(self) -> int:
+        """Width of the noise `forward` takes (z here; z and CA noise in `ConditioningNoiseMixin`)."""
+        return self.z_dim
+
+    def batch_conditioning(self, batch) -> dict:
+        raise NotImplementedError
+
+    def forward(self, generator, conditioning, noise, training=True):
+        raise NotImplementedError
 
     def sample_noise(self, batch):
         if "noise" in batch:
@@ -130,30 +151,50 @@ class GANTrainer(keras.Model):
         for ema, var in zip(self.ema_weights, self.generator.trainable_variables):
             ema.assign(d * ema + (1.0 - d) * var)
 
-    # -- sampling -------------------------------------------------------------------------------
+    # -- generation ------------------------------------------------------------------------------
     @property
     def ema_generator(self):
-        """A second generator instance that `sync_ema_generator` fills with the EMA weights."""
+        """A second generator instance that `sync_ema` fills with the EMA weights."""
         if self.ema_decay <= 0:
             return self.generator
         if self._ema_generator is None:
             # Not tracked by the trainer: the EMA values live in `ema_weights` (checkpointed);
-            # this instance is a view filled by `sync_ema_generator`.
+            # this instance is a view filled by `sync_ema`.
             object.__setattr__(self, "_ema_generator",
                                type(self.generator).from_config(self.generator.get_config()))
         return self._ema_generator
 
-    def sync_ema_generator(self, example_inputs):
-        """Copies EMA weights (and live BN statistics) into `ema_generator`; returns it."""
+    def sync_ema(self):
+        """Copies the EMA weights (and the live BN statistics) into `ema_generator`. Call it
+        eagerly after training steps or a restore, before `generate`; returns the EMA generator."""
         g = self.ema_generator
         if g is self.generator:
             return g
         if not g.built:
-            g(example_inputs, training=False)
+            if self._example is None:
+                raise RuntimeError("build the trainer (build_from_batch) before sync_ema")
+            self.forward(g, *self._example, training=False)
         g.set_weights(self.generator.get_weights())
         for target, ema in zip(g.trainable_variables, self.ema_weights):
             target.assign(ema.value)
         return g
+
+    def generation_models(self, use_ema=True) -> list:
+        """The Keras models `generate` runs (what an export must track)."""
+        return [self.ema_generator if use_ema else self.generator]
+
+    def generate(self, conditioning, noise, all_scales=False, use_ema=True):
+        """Images in [-1, 1] from the EMA generator (`sync_ema` first), traceable.
+
+        Args:
+            conditioning: the family's text conditioning (its conditioner's `encode` output).
+            noise: [B, noise_width()].
+            all_scales: return the images of every scale, smallest first, instead of the last.
+            use_ema: False: the live generator.
+        """
+        generator = self.ema_generator if use_ema else self.generator
+        images, _ = self.forward(generator, conditioning, tf.convert_to_tensor(noise, tf.float32), training=False)
+        return list(images) if all_scales else images[-1]
 
     def call(self, inputs, training=False):
         """Generation with the live generator: inputs as the generator takes them."""

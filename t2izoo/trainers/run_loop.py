@@ -8,7 +8,9 @@
   4. runs Keras `fit` with: a progress bar, TensorBoard scalars and images, checkpoints every N
      steps and on SIGINT/SIGTERM, captioned sample grids, a NaN/inf guard, max steps/minutes.
 
-A recipe supplies the paper-specific parts through the small `Recipe` interface below.
+A recipe supplies the paper-specific parts through the small `Recipe` interface below; the
+family's conditioner (t2izoo/conditioning/) supplies the frozen text encoder. Sample grids and the
+evaluation after training (`GanRunConfig.eval_images`) are run-loop features of every GAN recipe.
 """
 
 from __future__ import annotations
@@ -26,15 +28,16 @@ from absl import logging
 
 from t2izoo.callbacks.training import (CheckpointCallback, NonFiniteGuard, SampleGridCallback, ScalarLogger,
                                        StopConditions)
-from t2izoo.configs import base as config_lib
+from t2izoo import configs as config_lib
+from t2izoo import registry
 from t2izoo.data import text as text_lib
 from t2izoo.data.datasets import load_split
 from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
 from t2izoo.data.shapes import ShapesConfig
 from t2izoo.errors import CheckpointError, ConfigError
+from t2izoo.trainers.cli import STRATEGIES
 from t2izoo.trainers.checkpointing import make_checkpoint
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
 CHECKPOINT_SUBDIR = "checkpoints"
 SAMPLE_ROWS, SAMPLE_COLS = 8, 8
 
@@ -80,9 +83,24 @@ def load_or_build_vocab(model_dir: str, train_set) -> text_lib.Vocabulary:
 
 
 class Recipe:
-    """What a paper's recipe provides to the run loop (see t2izoo/recipes/gan_int_cls.py)."""
+    """What a paper's recipe provides to the run loop (see t2izoo/models/gan_int_cls/recipe.py).
+
+    `name` is the family's registered name; a GAN family's text encoder comes from its
+    registered conditioner kind (`Family.conditioner`).
+    """
 
     name = "recipe"
+
+    @property
+    def family(self):
+        return registry.get(self.name)
+
+    def conditioner_class(self):
+        """The `Conditioner` class of the family's text encoder, or None (pretraining recipes)."""
+        from t2izoo.conditioning import conditioner_class
+
+        kind = self.family.conditioner
+        return conditioner_class(kind) if kind else None
 
     def pipeline_options(self, config):
         raise NotImplementedError
@@ -90,10 +108,6 @@ class Recipe:
     def build_trainer(self, config, context: dict):
         """Builds and compiles the trainer (called inside the strategy scope)."""
         raise NotImplementedError
-
-    def caption_embeddings(self, config, context: dict, image_set):
-        """Optional [N, C, D] precomputed caption embeddings for the pipeline."""
-        return None
 
     def hard_negative_embeddings(self, config, context: dict, image_set):
         """[N, K, D] embeddings of mismatched captions for `PipelineOptions.hard_negative_fraction`."""
@@ -113,24 +127,82 @@ class Recipe:
         extra = {"noise_rng": trainer.noise_rng} if hasattr(trainer, "noise_rng") else {}
         return make_checkpoint(trainer, optimizers, extra)
 
-    def sampler(self, trainer, config, context: dict, captions):
-        """Returns a callable() -> (images, row captions) for the sample grid, or None."""
-        return None
-
     def example_batch(self, config, context: dict) -> dict:
-        """A batch of the right shapes to build the trainer's variables before a restore."""
-        raise NotImplementedError
+        """A batch of the right shapes to build the trainer's variables before a restore: the
+        images of every scale and the conditioner's text keys."""
+        batch = {"index": tf.range(2)}
+        for s in self.pipeline_options(config).image_sizes:
+            batch[f"image_{s}"] = tf.zeros((2, s, s, 3))
+        return {**batch, **context["conditioner"].example_batch(config)}
 
-    def prepare(self, config, model_dir: str) -> dict:
-        """Recipe-specific set-up before building (e.g. loading a pretrained encoder)."""
-        return {}
+    def prepare(self, config, model_dir: str, vocab) -> dict:
+        """Recipe-specific set-up before building: by default the family's frozen text encoder
+        (`context["conditioner"]`)."""
+        conditioner_cls = self.conditioner_class()
+        return {} if conditioner_cls is None else {"conditioner": conditioner_cls.for_run(config, model_dir, vocab)}
+
+    @classmethod
+    def define_flags(cls):
+        """Defines the recipe's own absl flags (beyond `t2izoo.trainers.cli.define_flags`)."""
+
+    def presets_from_flags(self, presets: dict) -> dict:
+        """The presets the flags select (default: the family's)."""
+        return presets
+
+    def config_from_flags(self, config):
+        """The resolved config, checked against (or completed by) the recipe's own flags."""
+        return config
+
+    def default_model_dir(self, config) -> str:
+        return os.path.join("runs", f"{self.name}_{config.dataset}")
 
     def finalize(self, trainer, config, context: dict, batches):
         """Called after the last step, before the final checkpoint is written: e.g. to re-estimate
         batch-norm statistics. `batches(n)` yields n training batches as tensors."""
 
     def finish(self, trainer, config, context: dict, model_dir: str):
-        """Called after training (e.g. to report a retrieval score)."""
+        """Called after training and the run loop's own evaluation (e.g. attention figures)."""
+
+
+def sample_grid(trainer, conditioner, captions, seed: int, cols: int = SAMPLE_COLS):
+    """(images, row captions) of a sample grid: `cols` fixed noise vectors per caption through the
+    EMA generator; with several scales, one row per (caption, scale), smaller scales upscaled
+    (nearest) to the largest."""
+    noise = tf.constant(np.random.default_rng(seed).normal(size=(len(captions) * cols, trainer.noise_width())),
+                        tf.float32)
+    trainer.sync_ema()
+    conditioning = {k: tf.repeat(v, cols, axis=0) for k, v in conditioner.conditioning(captions).items()}
+    scales = [np.asarray(x) for x in trainer.generate(conditioning, noise, all_scales=True)]
+    if len(scales) == 1:
+        return scales[0], list(captions)
+    top = scales[-1].shape[1]
+    rows, row_captions = [], []
+    for i, caption in enumerate(captions):
+        for x in scales:
+            block = x[i * cols: (i + 1) * cols]
+            factor = top // block.shape[1]
+            rows.append(block.repeat(factor, axis=1).repeat(factor, axis=2))
+            row_captions.append(f"[{x.shape[1]} px] {caption}")
+    return np.concatenate(rows), row_captions
+
+
+def evaluate_after_training(config, model_dir: str, name: str):
+    """`shapes` runs with `eval_images` >= 10: the shapes evaluator's accuracies and R-precision
+    of the EMA generator on the test and novel splits (appended to eval.jsonl)."""
+    if config.dataset != "shapes" or getattr(config, "eval_images", 0) < 10:
+        return
+    from t2izoo.evaluate import evaluate
+    from t2izoo.generate import Text2Image
+
+    t2i = Text2Image.load(model_dir)
+    for split in ("test", "novel"):
+        r = evaluate(t2i, ["shapes_acc", "shapes_r_precision"], config.eval_images, split, seed=config.seed,
+                     verbose=False)
+        print(f"[{name}] {split} ({config.eval_images} images, EMA G): colour {100 * r['acc_color']:.1f} %, "
+              f"shape {100 * r['acc_shape']:.1f} %, size {100 * r['acc_size']:.1f} %, position "
+              f"{100 * r['acc_position']:.1f} %, shapes R-precision {r['shapes_r_precision']:.1f} %; "
+              f"colour of one-object scenes {100 * r.get('acc_color_1obj', float('nan')):.1f} %, of "
+              f"two-object scenes {100 * r.get('acc_color_2obj', float('nan')):.1f} % (appended to eval.jsonl)")
 
 
 def total_steps(config, steps_per_epoch: int) -> int:
@@ -151,12 +223,24 @@ def fixed_sample_captions(image_set, rows: int = SAMPLE_ROWS) -> list:
     return [image_set.captions[i][0] for i in idx]
 
 
+def train_config(config, model_dir: str, strategy_name: str = "default", **kwargs):
+    """Trains `config` with its registered family's recipe (see `train`)."""
+    recipe = registry.family_of_config(type(config).__name__).make_recipe()
+    return train(recipe, config, model_dir, strategy_name, **kwargs)
+
+
 def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default", verbose=None,
-          extra_callbacks=()):
-    """Trains `config` with `recipe` in `model_dir`, resuming from its latest checkpoint."""
+          extra_callbacks=(), auto_pretrain: bool = False, pretrain_minutes: float = 0.0):
+    """Trains `config` with `recipe` in `model_dir`, resuming from its latest checkpoint.
+
+    With `auto_pretrain`, a missing `shapes` text encoder is pretrained first (at most
+    `pretrain_minutes`, 0: its full preset)."""
     if not model_dir:
         raise ConfigError("--model_dir is required")
     options = recipe.pipeline_options(config)  # validates the recipe's options before anything is written
+    conditioner_cls = recipe.conditioner_class()
+    if auto_pretrain and conditioner_cls is not None:
+        conditioner_cls.ensure_pretrained(config, pretrain_minutes)
     strategy = make_strategy(strategy_name)
     chief = is_chief(strategy)
     if config.batch_size % strategy.num_replicas_in_sync:
@@ -165,9 +249,13 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     prepare_model_dir(config, model_dir)
     keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
     train_set = load_dataset(config, "train")
+    if conditioner_cls is not None:
+        conditioner_cls.prepare_run_dir(config, model_dir)
     vocab = load_or_build_vocab(model_dir, train_set)
-    context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, **recipe.prepare(config, model_dir)}
-    embeddings = recipe.caption_embeddings(config, context, train_set)
+    context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir,
+               **recipe.prepare(config, model_dir, vocab)}
+    conditioner = context.get("conditioner")
+    embeddings = conditioner.caption_embeddings(model_dir, train_set) if conditioner is not None else None
     if embeddings is not None:
         context["caption_embeddings"] = embeddings
     hard_negatives = (recipe.hard_negative_embeddings(config, context, train_set)
@@ -208,11 +296,12 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     checkpointer = CheckpointCallback(manager, step_fn, config.checkpoint_every)
     stopper = StopConditions(step_fn, last_step, config.max_minutes, checkpointer)
     callbacks = [NonFiniteGuard(step_fn), checkpointer]
-    sample_fn = recipe.sampler(trainer, config, context, fixed_sample_captions(load_dataset(config, "test")))
     grids = None
-    if sample_fn is not None and chief:
-        grids = SampleGridCallback(sample_fn, os.path.join(model_dir, "samples"), step_fn,
-                                   config.sample_every, SAMPLE_COLS, writer)
+    if conditioner is not None and chief:
+        captions = fixed_sample_captions(load_dataset(config, "test"))
+        grids = SampleGridCallback(lambda: sample_grid(trainer, conditioner, captions, config.seed + 1),
+                                   os.path.join(model_dir, "samples"), step_fn, config.sample_every, SAMPLE_COLS,
+                                   writer)
         callbacks.append(grids)
     if writer is not None:
         callbacks.append(ScalarLogger(writer, step_fn, config.log_every))
@@ -237,6 +326,8 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     with open(os.path.join(model_dir, "progress.jsonl"), "a") as f:
         f.write(json.dumps({"step": step_fn(), "elapsed_s": round(elapsed, 1), "reason": reason,
                             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    if chief and conditioner is not None:
+        evaluate_after_training(config, model_dir, recipe.name)
     recipe.finish(trainer, config, context, model_dir)
     return trainer
 
@@ -253,7 +344,7 @@ def restore_for_inference(recipe: Recipe, config, model_dir: str, checkpoint_pat
     vocab = text_lib.Vocabulary.load(model_dir)
     train_set = None
     context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, "steps_per_epoch": 1,
-               **recipe.prepare(config, model_dir)}
+               **recipe.prepare(config, model_dir, vocab)}
     trainer = recipe.build_trainer(config, context)
     example = recipe.example_batch(config, context)
     trainer.build_from_batch(example)
@@ -262,5 +353,7 @@ def restore_for_inference(recipe: Recipe, config, model_dir: str, checkpoint_pat
         checkpoint.restore(latest).assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as err:
         raise CheckpointError(f"cannot restore {latest}: {str(err).splitlines()[0]}") from None
+    if hasattr(trainer, "sync_ema"):
+        trainer.sync_ema()
     return trainer, context
 

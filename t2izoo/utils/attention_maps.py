@@ -3,12 +3,13 @@ its most attended words laid over it (as in Xu et al., CVPR 2018, Fig. 2 and 5).
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from t2izoo.utils.grid import captioned_grid, to_uint8
+from t2izoo.utils.grid import captioned_grid
+from t2izoo.utils.pixels import to_uint8
+from t2izoo.utils.files import atomic_path
 
 _TINT = np.array([255.0, 40.0, 40.0])
 
@@ -81,8 +82,6 @@ def save_attention_figures(path: str, captions, stage_images, stage_maps, tokens
         header = caption_strip(caption, fig.shape[1])
         figures += [header, fig]
     canvas = np.concatenate(figures, axis=0)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    Image.fromarray(canvas).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        Image.fromarray(canvas).save(tmp)
     return path

@@ -45,3 +45,12 @@ def recompute_batch_norm_statistics(model, batches, forward) -> int:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum
     return count
+
+
+def refresh_small_cnn_statistics(image_encoder, config, batches):
+    """Precise BN for a pretraining recipe's image encoder when it is the from-scratch `small_cnn`
+    (a pretrained Inception stays frozen, statistics included); `batches` are training batches."""
+    if config.image_encoder != "small_cnn":
+        return
+    key = f"image_{config.image_size}"
+    recompute_batch_norm_statistics(image_encoder, batches, lambda b: image_encoder(b[key], training=True))

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-
-def to_uint8(images) -> np.ndarray:
-    """float images in [-1, 1] (or uint8) -> uint8 [N, H, W, 3]."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from t2izoo.utils.files import atomic_path
+from t2izoo.utils.pixels import to_uint8
 
 
 def captioned_grid(images, captions, cols: int, min_cell: int = 96) -> np.ndarray:
@@ -23,7 +17,7 @@ def captioned_grid(images, captions, cols: int, min_cell: int = 96) -> np.ndarra
     `captions` has one entry per row (rows of `cols` samples of one caption) or one per image
     (each image captioned under itself). Small images are upscaled (nearest) to `min_cell`.
     """
-    images = to_uint8(images)
+    images = to_uint8(np.asarray(images))
     n = len(images)
     rows = -(-n // cols)
     per_image = len(captions) == n and not (len(captions) == rows and cols > 1)
@@ -55,8 +49,6 @@ def captioned_grid(images, captions, cols: int, min_cell: int = 96) -> np.ndarra
 
 def save_captioned_grid(images, captions, cols: int, path: str) -> np.ndarray:
     grid = captioned_grid(images, captions, cols)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    Image.fromarray(grid).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        Image.fromarray(grid).save(tmp)
     return grid

@@ -2,10 +2,10 @@
 
 import tensorflow as tf
 
-from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss
+from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, sum_over_scales
 from t2izoo.losses.kl import conditioning_kl
 from t2izoo.trainers.base import GANTrainer
-from t2izoo.trainers.stackgan import ConditioningNoiseMixin
+from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
 
 
 class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
@@ -45,52 +45,33 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
             names += [f"d_loss_{s}", f"g_loss_{s}"]
         return names + ["kl"]
 
-    def forward(self, embedding, noise, training=True):
+    def batch_conditioning(self, batch):
+        return {"embedding": batch["embedding"]}
+
+    def forward(self, generator, conditioning, noise, training=True):
         z, eps = self.split_noise(noise)
-        return self.generator((z, embedding, eps[0]), training=training)
+        images, mu, log_sigma = generator((z, conditioning["embedding"], eps[0]), training=training)
+        return list(images), {"mu": mu, "log_sigma": log_sigma}
 
     def discriminator_loss(self, batch, noise):
-        fakes, mu, _ = self.forward(batch["embedding"], noise)
+        fakes, extras = self.forward(self.generator, self.batch_conditioning(batch), noise)
         fakes = [tf.stop_gradient(f) for f in fakes]
-        mu = tf.stop_gradient(mu)
+        mu = tf.stop_gradient(extras["mu"])
         wrong_mu = tf.stop_gradient(self.generator.ca(batch["wrong_embedding"])[1])
         reals = [batch[f"image_{s}"] for s in self.image_sizes]
         real = self.discriminator((reals, mu), training=True)
         wrong = self.discriminator((reals, wrong_mu), training=True)
         fake = self.discriminator((fakes, mu), training=True)
-        total, terms = 0.0, {}
-        for s, r, w, f in zip(self.image_sizes, real, wrong, fake):
-            loss, _ = jcu_discriminator_loss(r, w, f, self.uncond_weight)
-            terms[f"d_loss_{s}"] = loss
-            total += loss
-        return total, terms
+        return sum_over_scales(self.image_sizes, [jcu_discriminator_loss(r, w, f, self.uncond_weight)[0]
+                                                  for r, w, f in zip(real, wrong, fake)], "d_loss")
 
     def generator_loss(self, batch, noise):
-        fakes, mu, log_sigma = self.forward(batch["embedding"], noise)
-        total, terms = 0.0, {}
-        for s, out in zip(self.image_sizes, self.discriminator((fakes, mu), training=True)):
-            loss, _ = jcu_generator_loss(out, self.uncond_weight)
-            terms[f"g_loss_{s}"] = loss
-            total += loss
-        kl = conditioning_kl(mu, log_sigma)
-        terms["kl"] = kl
-        return total + self.kl_coeff * kl, terms
-
-    def generate_all_scales(self, conditioning, noise, use_ema=True):
-        """Images of every scale, smallest first, each [B, s, s, 3] in [-1, 1]."""
-        text = conditioning.get("embedding")
-        if text is None:
-            text = self.encode_text(conditioning["chars"])
-        z, eps = self.split_noise(tf.convert_to_tensor(noise, tf.float32))
-        g = self.sync_ema_generator((z, text, eps[0])) if use_ema else self.generator
-        return list(g((z, text, eps[0]), training=False)[0])
-
-    def generate(self, conditioning, noise, use_ema=True):
-        """Images at the highest resolution [B, S, S, 3] in [-1, 1]."""
-        return self.generate_all_scales(conditioning, noise, use_ema)[-1]
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)[0]
+        fakes, extras = self.forward(self.generator, self.batch_conditioning(batch), noise)
+        outputs = self.discriminator((fakes, extras["mu"]), training=True)
+        total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out, self.uncond_weight)[0]
+                                                          for out in outputs], "g_loss")
+        terms["kl"] = conditioning_kl(extras["mu"], extras["log_sigma"])
+        return total + self.kl_coeff * terms["kl"], terms
 
     def get_config(self):
         return {**super().get_config(), "image_sizes": self.image_sizes, "uncond_weight": self.uncond_weight,

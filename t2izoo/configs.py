@@ -1,4 +1,9 @@
-"""Experiment configs: frozen dataclasses, named presets, type-checked overrides, JSON I/O."""
+"""Experiment configs: frozen dataclasses, named presets, type-checked overrides, JSON I/O.
+
+`RunConfig` holds what every recipe shares (data, run length, logging); `GanRunConfig` adds what
+every GAN shares (the two optimizers, EMA, synchronised batch norm, the evaluation after training).
+A family's config subclasses one of them (t2izoo/models/<paper>/config.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import os
 import typing
 
 from t2izoo.errors import ConfigError
+from t2izoo.utils.files import write_json_atomic
 
 CONFIG_FILENAME = "config.json"
 
@@ -54,10 +60,55 @@ class RunConfig:
     jit_compile: bool = True
 
 
+@dataclasses.dataclass(frozen=True)
+class GanRunConfig(RunConfig):
+    """Fields every GAN recipe shares.
+
+    Args:
+        g_learning_rate, d_learning_rate: Adam learning rates of the generator and of the
+            discriminator(s) (the papers here use 2e-4 for both; DF-GAN-style models 1e-4 / 4e-4).
+        g_beta_1, g_beta_2, d_beta_1, d_beta_2: Adam betas of each side.
+        lr_decay_epochs: both rates are halved every this many epochs (0: constant).
+        ema_decay: EMA of G used for samples, evaluation and export (0 disables).
+        sync_batch_norm: synchronise BN statistics over replicas under a distribution strategy.
+        eval_images: images per split for the evaluation the run loop runs after training
+            (`shapes` only: `shapes_acc` and `shapes_r_precision` on `test` and `novel`, appended
+            to eval.jsonl); 0 skips it.
+    """
+
+    g_learning_rate: float = 0.0002
+    d_learning_rate: float = 0.0002
+    g_beta_1: float = 0.5
+    g_beta_2: float = 0.999
+    d_beta_1: float = 0.5
+    d_beta_2: float = 0.999
+    lr_decay_epochs: int = 0
+    ema_decay: float = 0.999
+    sync_batch_norm: bool = True
+    eval_images: int = 0
+
+
+# Names of fields before the family layout (t2izoo 0.1), read from older config.json files and
+# accepted by --override: old name -> the fields it sets now.
+LEGACY_FIELDS = {
+    "learning_rate": ("g_learning_rate", "d_learning_rate"),
+    "beta_1": ("g_beta_1", "d_beta_1"),
+    "beta_2": ("g_beta_2", "d_beta_2"),
+    "residual_blocks": ("num_residual",),
+}
+
+
+def _legacy_targets(cls, key):
+    """The current fields an old field name maps to in `cls`, or None."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    targets = LEGACY_FIELDS.get(key, ())
+    return targets if key not in names and targets and all(t in names for t in targets) else None
+
+
 # Fields that may change between runs in the same model_dir (everything else must match).
 RUN_LENGTH_FIELDS = frozenset(
     {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "keep_every_minutes", "sample_every", "log_every",
-     "data_dir", "jit_compile"})
+     "data_dir", "jit_compile", "eval_images"})
 
 
 def _coerce(value: str, field_type, name: str, current=None):
@@ -91,6 +142,10 @@ def apply_overrides(config, overrides):
         if "=" not in item:
             raise ConfigError(f"--override {item!r}: expected key=value")
         key, value = (s.strip() for s in item.split("=", 1))
+        for target in _legacy_targets(type(config), key) or ():
+            changes[target] = _coerce(value, hints[target], key, getattr(config, target))
+        if _legacy_targets(type(config), key):
+            continue
         if key not in hints:
             known = ", ".join(sorted(f.name for f in dataclasses.fields(config)))
             raise ConfigError(f"--override {key}: unknown field of {type(config).__name__}; known: {known}")
@@ -104,6 +159,10 @@ def to_dict(config) -> dict:
 
 def from_dict(cls, data: dict):
     data = {k: v for k, v in data.items() if k != "class"}
+    for key in [k for k in data if _legacy_targets(cls, k)]:
+        value = data.pop(key)
+        for target in _legacy_targets(cls, key):
+            data.setdefault(target, value)
     hints = typing.get_type_hints(cls)
     unknown = set(data) - set(hints)
     if unknown:
@@ -113,13 +172,7 @@ def from_dict(cls, data: dict):
 
 
 def save_config(config, model_dir: str) -> str:
-    os.makedirs(model_dir, exist_ok=True)
-    path = os.path.join(model_dir, CONFIG_FILENAME)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(to_dict(config), f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(os.path.join(model_dir, CONFIG_FILENAME), to_dict(config), indent=2, sort_keys=True)
 
 
 def load_config(cls, model_dir: str):

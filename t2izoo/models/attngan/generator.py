@@ -3,8 +3,9 @@
 import keras
 from keras import layers
 
-from t2izoo.generators.multi_stage import InitialStage, TreeGenerator
+from t2izoo.layers.initial_stage import InitialStage
 from t2izoo.layers.residual_block import ResidualBlock
+from t2izoo.layers.tree_generator import TreeGenerator
 from t2izoo.layers.upsample_block import UpsampleBlock
 from t2izoo.layers.word_attention import WordAttention
 

@@ -1,69 +1,18 @@
 """StackGAN++ tree generator: one trunk, an image head per scale (64 -> 128 -> 256).
 
-Written for extension: AttnGAN adds word attention to the refinement stages by overriding
-`MultiStageGenerator.stage_condition` (what is joined with the hidden features before each
-refinement stage) and passing extra inputs.
+AttnGAN's generator shares the trunk (`InitialStage`) and the base class (`TreeGenerator`) in
+t2izoo/layers/; its refinement stages add word attention.
 """
-
-import math
 
 import keras
 from keras import layers
 
-from t2izoo.layers.conditioning_augmentation import ConditioningAugmentation
 from t2izoo.layers.glu import GLU
 from t2izoo.layers.init import batch_norm, conv_init
+from t2izoo.layers.initial_stage import InitialStage
 from t2izoo.layers.residual_block import ResidualBlock
+from t2izoo.layers.tree_generator import TreeGenerator
 from t2izoo.layers.upsample_block import UpsampleBlock
-
-
-class InitialStage(keras.layers.Layer):
-    """F_0: [c, z] -> Dense (no bias) + BN + GLU -> 4x4 x width -> GLU up-blocks to `size`.
-
-    Args:
-        width: channels at 4x4 (16 * GF_DIM = 1024); halved by each of the log2(size/4) up-blocks.
-        size: output side (BASE_SIZE 64).
-        sync_batch_norm: synchronise BN statistics across replicas.
-
-    Inputs: [B, z_dim + N_g]; output [B, size, size, width / 2^log2(size/4)].
-
-    Reference: StackGAN-v2 code/model.py `INIT_STAGE_G`.
-    """
-
-    def __init__(self, width, size=64, sync_batch_norm=False, **kwargs):
-        super().__init__(**kwargs)
-        self.width = width
-        self.size = size
-        self.sync_batch_norm = sync_batch_norm
-        self.fc = layers.Dense(4 * 4 * width * 2, use_bias=False, kernel_initializer=conv_init())
-        self.fc_norm = batch_norm(sync_batch_norm)
-        self.glu = GLU()
-        num_up = int(math.log2(size // 4))
-        self.ups = [UpsampleBlock(max(width // 2 ** (i + 1), 1), sync_batch_norm=sync_batch_norm)
-                    for i in range(num_up)]
-
-    @property
-    def out_channels(self):
-        return max(self.width // 2 ** len(self.ups), 1)
-
-    def build(self, input_shape):
-        self.fc.build(input_shape)
-        self.fc_norm.build((input_shape[0], self.fc.units))
-        shape = (input_shape[0], 4, 4, self.width)
-        for up in self.ups:
-            up.build(shape)
-            shape = (shape[0], 2 * shape[1], 2 * shape[2], up.filters)
-
-    def call(self, code, training=False):
-        h = self.glu(self.fc_norm(self.fc(code), training=training))
-        h = keras.ops.reshape(h, (-1, 4, 4, self.width))
-        for up in self.ups:
-            h = up(h, training=training)
-        return h
-
-    def get_config(self):
-        return {**super().get_config(), "width": self.width, "size": self.size,
-                "sync_batch_norm": self.sync_batch_norm}
 
 
 class RefinementStage(keras.layers.Layer):
@@ -112,47 +61,6 @@ class RefinementStage(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "width": self.width, "num_residual": self.num_residual,
                 "sync_batch_norm": self.sync_batch_norm}
-
-
-class TreeGenerator(keras.Model):
-    """What StackGAN++'s and AttnGAN's generators share: arguments, CA, image heads, scales.
-
-    Subclasses build `self.initial` and their refinement stages, then `add_image_heads()` (last,
-    so that the flat weight order that checkpoints list stays initial, stages, heads), and
-    implement `call`.
-
-    Args: see `MultiStageGenerator`.
-    """
-
-    def __init__(self, base_size=64, num_stages=3, z_dim=100, condition_dim=128, ngf=64, num_residual=2,
-                 sync_batch_norm=False, **kwargs):
-        super().__init__(**kwargs)
-        if base_size < 8 or base_size & (base_size - 1):
-            raise ValueError(f"base_size must be a power of two >= 8, got {base_size}")
-        if num_stages < 1:
-            raise ValueError(f"num_stages must be >= 1, got {num_stages}")
-        self.base_size = base_size
-        self.num_stages = num_stages
-        self.z_dim = z_dim
-        self.condition_dim = condition_dim
-        self.ngf = ngf
-        self.num_residual = num_residual
-        self.sync_batch_norm = sync_batch_norm
-        self.ca = ConditioningAugmentation(condition_dim, gated=True)
-
-    def add_image_heads(self):
-        """One bias-free conv3x3 -> RGB head per scale (tanh is applied in `call`)."""
-        self.image_heads = [layers.Conv2D(3, 3, padding="same", use_bias=False, kernel_initializer=conv_init())
-                            for _ in range(self.num_stages)]
-
-    @property
-    def image_sizes(self):
-        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
-
-    def get_config(self):
-        return {**super().get_config(), "base_size": self.base_size, "num_stages": self.num_stages,
-                "z_dim": self.z_dim, "condition_dim": self.condition_dim, "ngf": self.ngf,
-                "num_residual": self.num_residual, "sync_batch_norm": self.sync_batch_norm}
 
 
 class MultiStageGenerator(TreeGenerator):

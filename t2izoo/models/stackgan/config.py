@@ -1,12 +1,13 @@
-"""StackGAN (ICCV 2017) and StackGAN++ / StackGAN-v2 (TPAMI 2018): configs and presets."""
+"""StackGAN (Zhang et al., ICCV 2017): config, presets (one set per stage) and registration."""
 
 import dataclasses
 
-from t2izoo.configs.base import RunConfig
+from t2izoo.configs import GanRunConfig
+from t2izoo.registry import Family, register
 
 
 @dataclasses.dataclass(frozen=True)
-class StackGanConfig(RunConfig):
+class StackGanConfig(GanRunConfig):
     """StackGAN hyper-parameters (defaults: hanzhanggit/StackGAN stageI/cfg/birds.yml).
 
     One config per stage: `stage=1` trains Stage-I; `stage=2` trains Stage-II on top of the
@@ -23,10 +24,9 @@ class StackGanConfig(RunConfig):
         num_residual: Stage-II residual blocks (4 in the TF code; COCO R_NUM = 2).
         num_embeddings: caption embeddings averaged per sample (NUM_EMBEDDING = 4).
         kl_coeff: COEFF.KL = 2.0 in the code (the paper's lambda = 1: `--override kl_coeff=1`).
-        learning_rate, beta_1: Adam 2e-4, 0.5 (G and D).
-        lr_decay_epochs: lr halved every this many epochs (LR_DECAY_EPOCH: 50 Stage-I, 100 Stage-II).
+        g_learning_rate, d_learning_rate, g_beta_1, d_beta_1: Adam 2e-4, 0.5 (G and D; `GanRunConfig`).
+        lr_decay_epochs: both rates halved every this many epochs (LR_DECAY_EPOCH: 50 Stage-I, 100 Stage-II).
         ema_decay: EMA of G for samples and export (not in StackGAN; 0 disables).
-        sync_batch_norm: synchronise BN over replicas under a distribution strategy.
     """
 
     encoder_dir: str = ""
@@ -41,11 +41,7 @@ class StackGanConfig(RunConfig):
     num_residual: int = 4
     num_embeddings: int = 4
     kl_coeff: float = 2.0
-    learning_rate: float = 0.0002
-    beta_1: float = 0.5
     lr_decay_epochs: int = 50
-    ema_decay: float = 0.999
-    sync_batch_norm: bool = True
 
     @property
     def output_size(self) -> int:
@@ -55,50 +51,6 @@ class StackGanConfig(RunConfig):
     def image_sizes(self) -> tuple:
         """The real-image scales this stage trains on (what the run loop loads)."""
         return (self.output_size,)
-
-
-@dataclasses.dataclass(frozen=True)
-class StackGanV2Config(RunConfig):
-    """StackGAN++ hyper-parameters (defaults: hanzhanggit/StackGAN-v2 code/cfg/birds_3stages.yml
-    and miscc/config.py).
-
-    Args:
-        encoder_dir: model_dir of a pretrained char-CNN-RNN run.
-        base_size: first scale (BASE_SIZE 64); scales are base_size * 2^i.
-        num_stages: number of scales (BRANCH_NUM 3 -> 64/128/256).
-        z_dim, condition_dim: Z_DIM 100, EMBEDDING_DIM 128.
-        ngf, ndf: GF_DIM 64, DF_DIM 64.
-        num_residual: residual blocks per refinement stage (R_NUM 2).
-        num_embeddings: caption embeddings averaged per sample (1: the original picks one of the
-            10 captions at random each step).
-        uncond_weight: COEFF.UNCOND_LOSS 1.0.
-        kl_coeff: COEFF.KL 2.0.
-        learning_rate, beta_1, beta_2: Adam 2e-4, (0.5, 0.999), G and every D; no lr decay.
-        ema_decay: EMA of G (`avg_param_G`, 0.999).
-        sync_batch_norm: synchronise BN over replicas under a distribution strategy.
-    """
-
-    encoder_dir: str = ""
-    base_size: int = 64
-    num_stages: int = 3
-    z_dim: int = 100
-    condition_dim: int = 128
-    ngf: int = 64
-    ndf: int = 64
-    num_residual: int = 2
-    num_embeddings: int = 1
-    uncond_weight: float = 1.0
-    kl_coeff: float = 2.0
-    learning_rate: float = 0.0002
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    ema_decay: float = 0.999
-    sync_batch_norm: bool = True
-    batch_size: int = 24
-
-    @property
-    def image_sizes(self) -> tuple:
-        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
 
 
 _SHAPES_RUN = dict(dataset="shapes", max_words=24, checkpoint_every=250, sample_every=250, log_every=50)
@@ -124,13 +76,12 @@ STACKGAN_STAGE2_PRESETS = {
     "shapes": dataclasses.replace(STACKGAN_PRESETS["shapes"], stage=2),
 }
 
-STACKGAN_V2_PRESETS = {
-    "cub": StackGanV2Config(dataset="cub"),
-    "flowers": StackGanV2Config(dataset="flowers"),
-    # No official StackGAN-v2 COCO cfg; the CUB values with COCO's 5 captions and 120 epochs.
-    "coco": StackGanV2Config(dataset="coco", num_epochs=120),
-    # CPU scale: the same three-branch tree at 16/32/64 px (judged at 64), narrow nets; EMA decay 0.99
-    # because a CPU run lasts ~10^3 steps, over which 0.999 would still weigh the initial weights.
-    "shapes": StackGanV2Config(base_size=16, num_stages=3, ngf=16, ndf=16, condition_dim=64, batch_size=32,
-                               ema_decay=0.99, num_epochs=100, **_SHAPES_RUN),
-}
+
+register(Family(
+    name="stackgan", config_class=StackGanConfig, presets=STACKGAN_PRESETS,
+    recipe="t2izoo.models.stackgan.recipe:StackGanRecipe", conditioner="char_cnn_rnn",
+    tiny=dict(image_size=16, hr_image_size=32, ngf=4, ndf=4, condition_dim=8, num_residual=1, max_steps=4,
+              checkpoint_every=2, sample_every=4),
+    tiny_runs={"stackgan": dict(g_learning_rate=0.01, d_learning_rate=0.01),
+               "stackgan_stage2": dict(stage=2, stage1_dir="<run:stackgan>", g_learning_rate=0.01,
+                                       d_learning_rate=0.01, max_steps=20, checkpoint_every=10, sample_every=20)}))

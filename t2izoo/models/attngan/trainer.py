@@ -2,12 +2,21 @@
 
 import tensorflow as tf
 
-from t2izoo.encoders.bilstm import word_mask
-from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss
+from t2izoo.conditioning.damsm.trainer import LOSS_TERMS, damsm_terms
+from t2izoo.encoders.bilstm import damsm_text_conditioning, word_mask
+from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, sum_over_scales
 from t2izoo.losses.kl import conditioning_kl
 from t2izoo.trainers.base import GANTrainer
-from t2izoo.trainers.damsm import LOSS_TERMS, damsm_terms
-from t2izoo.trainers.stackgan import ConditioningNoiseMixin
+from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
+
+
+def attngan_discriminator_loss(real, wrong, fake):
+    """One scale's D loss as upstream's `discriminator_loss`: the real terms averaged, the three
+    fake and mismatched terms averaged,
+        (BCE(Du(x), 1) + BCE(Dc(x, s), 1)) / 2 + (BCE(Du(G(z)), 0) + BCE(Dc(G(z), s), 0) + BCE(Dc(x, s_w), 0)) / 3.
+    """
+    _, t = jcu_discriminator_loss(real, wrong, fake)
+    return (t["d_real_uncond"] + t["d_real"]) / 2.0 + (t["d_fake_uncond"] + t["d_fake"] + t["d_wrong"]) / 3.0
 
 
 class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
@@ -62,66 +71,47 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
             names += [f"d_loss_{s}", f"g_loss_{s}"]
         return names + ["damsm", "kl"]
 
-    def encode_text(self, tokens, lengths):
-        """Frozen DAMSM features: (words [B, T, D], sentence [B, D], word mask [B, T])."""
-        words, sentence = self.text_encoder((tokens, lengths), training=False)
-        return tf.stop_gradient(words), tf.stop_gradient(sentence), word_mask(lengths, tf.shape(tokens)[1])
+    def batch_conditioning(self, batch):
+        return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])
 
-    def forward(self, text, noise, training=True):
-        words, sentence, mask = text
+    def forward(self, generator, conditioning, noise, training=True):
+        """(images of every scale, {"maps": attention maps of each attention stage, "mu", "log_sigma"})."""
+        words = conditioning["words"]
+        mask = word_mask(conditioning["lengths"], tf.shape(words)[1])
         z, eps = self.split_noise(noise)
-        return self.generator((z, sentence, words, mask, eps[0]), training=training)
+        images, maps, mu, log_sigma = generator((z, conditioning["sentence"], words, mask, eps[0]), training=training)
+        return list(images), {"maps": list(maps), "mu": mu, "log_sigma": log_sigma}
+
+    def attention_maps(self, conditioning, noise, use_ema=True):
+        """(images of every scale, attention maps of each attention stage), as `generate` draws them."""
+        generator = self.ema_generator if use_ema else self.generator
+        images, extras = self.forward(generator, conditioning, tf.convert_to_tensor(noise, tf.float32), training=False)
+        return images, extras["maps"]
 
     def discriminator_loss(self, batch, noise):
-        text = self.encode_text(batch["tokens"], batch["lengths"])
-        sentence = text[1]
-        wrong_sentence = self.encode_text(batch["wrong_tokens"], batch["wrong_lengths"])[1]
-        fakes = [tf.stop_gradient(f) for f in self.forward(text, noise)[0]]
+        text = self.batch_conditioning(batch)
+        sentence = text["sentence"]
+        wrong_sentence = damsm_text_conditioning(self.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])
+        fakes = [tf.stop_gradient(f) for f in self.forward(self.generator, text, noise)[0]]
         reals = [batch[f"image_{s}"] for s in self.image_sizes]
         real = self.discriminator((reals, sentence), training=True)
-        wrong = self.discriminator((reals, wrong_sentence), training=True)
+        wrong = self.discriminator((reals, wrong_sentence["sentence"]), training=True)
         fake = self.discriminator((fakes, sentence), training=True)
-        total, terms = 0.0, {}
-        for s, r, w, f in zip(self.image_sizes, real, wrong, fake):
-            _, t = jcu_discriminator_loss(r, w, f)
-            loss = (t["d_real_uncond"] + t["d_real"]) / 2.0 + (t["d_fake_uncond"] + t["d_fake"] + t["d_wrong"]) / 3.0
-            terms[f"d_loss_{s}"] = loss
-            total += loss
-        return total, terms
+        return sum_over_scales(self.image_sizes, [attngan_discriminator_loss(r, w, f)
+                                                  for r, w, f in zip(real, wrong, fake)], "d_loss")
 
     def generator_loss(self, batch, noise):
-        text = self.encode_text(batch["tokens"], batch["lengths"])
-        words, sentence, _ = text
-        fakes, _, mu, log_sigma = self.forward(text, noise)
-        total, terms = 0.0, {}
-        for s, out in zip(self.image_sizes, self.discriminator((fakes, sentence), training=True)):
-            loss, _ = jcu_generator_loss(out)
-            terms[f"g_loss_{s}"] = loss
-            total += loss
+        text = self.batch_conditioning(batch)
+        words, sentence = text["words"], text["sentence"]
+        fakes, extras = self.forward(self.generator, text, noise)
+        outputs = self.discriminator((fakes, sentence), training=True)
+        total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out)[0] for out in outputs], "g_loss")
         regions, code = self.image_encoder(fakes[-1], training=False)
         damsm = damsm_terms(regions, code, words, sentence, batch["lengths"], batch["class_ids"], self.gamma1,
                             self.gamma2, self.gamma3, self.aggregation)
         terms["damsm"] = tf.add_n([damsm[k] for k in LOSS_TERMS])
-        terms["kl"] = conditioning_kl(mu, log_sigma)
+        terms["kl"] = conditioning_kl(extras["mu"], extras["log_sigma"])
         return total + self.damsm_weight * terms["damsm"] + self.kl_weight * terms["kl"], terms
-
-    def generate_details(self, conditioning, noise, use_ema=True):
-        """(images of every scale, attention maps, word mask) for {"tokens", "lengths"}."""
-        tokens = tf.convert_to_tensor(conditioning["tokens"], tf.int32)
-        lengths = tf.convert_to_tensor(conditioning["lengths"], tf.int32)
-        words, sentence, mask = self.encode_text(tokens, lengths)
-        z, eps = self.split_noise(tf.convert_to_tensor(noise, tf.float32))
-        inputs = (z, sentence, words, mask, eps[0])
-        g = self.sync_ema_generator(inputs) if use_ema else self.generator
-        images, maps, _, _ = g(inputs, training=False)
-        return list(images), list(maps), mask
-
-    def generate(self, conditioning, noise, use_ema=True):
-        """Images at the highest resolution [B, S, S, 3] in [-1, 1]."""
-        return self.generate_details(conditioning, noise, use_ema)[0][-1]
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)[0]
 
     def get_config(self):
         return {**super().get_config(), "image_sizes": self.image_sizes, "damsm_weight": self.damsm_weight,

@@ -11,7 +11,8 @@ class GanIntClsTrainer(GANTrainer):
     """Alternating updates of GAN-INT-CLS on batches carrying precomputed text embeddings.
 
     Batches need `image_<size>`, `embedding` and `wrong_embedding` (the mean of several caption
-    embeddings of the image and of a mismatched image, from the frozen char-CNN-RNN).
+    embeddings of the image and of a mismatched image, from the frozen char-CNN-RNN); the
+    conditioning of `generate` is `{"embedding"}` (`CharCnnRnnConditioner`).
 
     Args:
         generator: `DCGANGenerator`.
@@ -39,9 +40,15 @@ class GanIntClsTrainer(GANTrainer):
         names = ["d_real", "d_wrong", "d_fake", "g_fake"]
         return names + (["g_interp"] if self.interp_weight > 0 else [])
 
+    def batch_conditioning(self, batch):
+        return {"embedding": batch["embedding"]}
+
+    def forward(self, generator, conditioning, noise, training=True):
+        return [generator((noise, conditioning["embedding"]), training=training)], {}
+
     def discriminator_loss(self, batch, noise):
         images, text = batch[f"image_{self.image_size}"], batch["embedding"]
-        fake = tf.stop_gradient(self.generator((noise, text), training=True))
+        fake = tf.stop_gradient(self.forward(self.generator, {"embedding": text}, noise)[0][-1])
         real_logits = self.discriminator((images, text), training=True)
         wrong_logits = self.discriminator((images, batch["wrong_embedding"]), training=True)
         fake_logits = self.discriminator((fake, text), training=True)
@@ -49,26 +56,14 @@ class GanIntClsTrainer(GANTrainer):
 
     def generator_loss(self, batch, noise):
         text = batch["embedding"]
-        fake_logits = self.discriminator((self.generator((noise, text), training=True), text), training=True)
+        fake = self.forward(self.generator, {"embedding": text}, noise)[0][-1]
+        fake_logits = self.discriminator((fake, text), training=True)
         interp_logits = None
         if self.interp_weight > 0:
             t_int = interpolate_embeddings(text, self.interp_beta)
-            z_int = noise[0::2]
-            interp_logits = self.discriminator((self.generator((z_int, t_int), training=True), t_int),
-                                               training=True)
+            interp = self.forward(self.generator, {"embedding": t_int}, noise[0::2])[0][-1]
+            interp_logits = self.discriminator((interp, t_int), training=True)
         return gan_int_generator_loss(fake_logits, interp_logits, self.interp_weight)
-
-    def encode_text(self, chars):
-        """Frozen char-CNN-RNN embeddings of int character codes [B, 201]."""
-        return self.text_encoder(chars, training=False)
-
-    def generate(self, conditioning, noise, use_ema=True):
-        """Images [B, S, S, 3] in [-1, 1] from {"chars"} or {"embedding"} conditioning."""
-        text = conditioning.get("embedding")
-        if text is None:
-            text = self.encode_text(conditioning["chars"])
-        g = self.sync_ema_generator((noise, text)) if use_ema else self.generator
-        return g((noise, text), training=False)
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "cls_weight": self.cls_weight,

@@ -1,0 +1,1 @@
+"""The attngan family: see config.py, trainer.py and recipe.py."""

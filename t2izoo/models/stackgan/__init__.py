@@ -1,0 +1,1 @@
+"""The stackgan family: see config.py, trainer.py and recipe.py."""
