@@ -16,7 +16,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from t2izoo.evaluate import evaluate  # noqa: E402
+from t2izoo.evaluate import evaluate_run  # noqa: E402
 
 
 def _fmt(value):
@@ -60,7 +60,7 @@ def main():
     print(f"{'step':>6} {'min':>6} {'color':>6} {'shape':>6} {'size':>6} {'pos':>6} {'object':>6} {'R-prec':>7}"
           f" {'col1':>6} {'col2':>6}")  # colour over one-object / two-object scenes
     for name in selected:
-        result = evaluate(args.model_dir, ["shapes_acc", "shapes_r_precision"], args.num_samples, args.split,
+        result = evaluate_run(args.model_dir, ["shapes_acc", "shapes_r_precision"], args.num_samples, args.split,
                           checkpoint_path=os.path.join(args.checkpoints, name), verbose=False,
                           use_ema=not args.live)
         row = {"step": result["step"], "minutes": round((times[name] - origin) / 60, 1),

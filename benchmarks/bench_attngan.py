@@ -29,9 +29,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from t2izoo.configs.attngan import ATTNGAN_PRESETS, DAMSM_PRESETS  # noqa: E402
-from t2izoo.recipes import damsm  # noqa: E402
-from t2izoo.recipes.attngan import AttnGanRecipe  # noqa: E402
+from t2izoo.conditioning.damsm import pretrain as damsm  # noqa: E402
+from t2izoo.conditioning.damsm.conditioner import DamsmConditioner  # noqa: E402
+from t2izoo.conditioning.damsm.config import DAMSM_PRESETS  # noqa: E402
+from t2izoo.models.attngan.config import ATTNGAN_PRESETS  # noqa: E402
+from t2izoo.models.attngan.recipe import AttnGanRecipe  # noqa: E402
 
 CUB_VOCAB = 5450
 
@@ -58,7 +60,8 @@ def build(preset, weights):
     vocab_size = CUB_VOCAB if preset != "shapes" else 120
     text = damsm.build_text_encoder(damsm_config, vocab_size)
     image = damsm.build_image_encoder(damsm_config)
-    context = {"text_encoder": text, "image_encoder": image, "steps_per_epoch": 1}
+    conditioner = DamsmConditioner(text, None, config.max_words, image, damsm_config)
+    context = {"conditioner": conditioner, "steps_per_epoch": 1}
     return config, AttnGanRecipe().build_trainer(config, context), vocab_size
 
 

@@ -17,10 +17,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from t2izoo.configs.gan_int_cls import GAN_INT_CLS_PRESETS  # noqa: E402
-from t2izoo.discriminators.matching_aware import MatchingAwareDiscriminator  # noqa: E402
-from t2izoo.generators.dcgan_generator import DCGANGenerator  # noqa: E402
-from t2izoo.trainers.gan_int_cls import GanIntClsTrainer  # noqa: E402
+from t2izoo.models.gan_int_cls.config import GAN_INT_CLS_PRESETS  # noqa: E402
+from t2izoo.models.gan_int_cls.discriminator import MatchingAwareDiscriminator  # noqa: E402
+from t2izoo.models.gan_int_cls.generator import DCGANGenerator  # noqa: E402
+from t2izoo.models.gan_int_cls.trainer import GanIntClsTrainer  # noqa: E402
 
 TEXT_DIM = {"shapes": 256, "cub": 1024, "flowers": 1024, "coco": 1024}
 

@@ -16,17 +16,21 @@ import argparse
 import os
 import platform
 import time
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from t2izoo.configs.stackgan import STACKGAN_PRESETS, STACKGAN_STAGE2_PRESETS, STACKGAN_V2_PRESETS  # noqa: E402
-from t2izoo.recipes.stackgan import StackGanRecipe, stage1_generator  # noqa: E402
-from t2izoo.recipes.stackgan_v2 import StackGanV2Recipe  # noqa: E402
+from t2izoo.models.stackgan.config import STACKGAN_PRESETS, STACKGAN_STAGE2_PRESETS  # noqa: E402
+from t2izoo.models.stackgan.recipe import StackGanRecipe, stage1_generator  # noqa: E402
+from t2izoo.models.stackgan_v2.config import STACKGAN_V2_PRESETS  # noqa: E402
+from t2izoo.models.stackgan_v2.recipe import StackGanV2Recipe  # noqa: E402
 
 EMBEDDING_DIM = {"shapes": 256}  # char-CNN-RNN output: 1024 for the paper presets
+# Batches carry random embeddings: the trainers need no text encoder.
+NO_TEXT_ENCODER = types.SimpleNamespace(encoder=None)
 
 
 def _params(variables):
@@ -37,11 +41,11 @@ def build(name, preset="cub"):
     if name == "stackgan_v2":
         config = STACKGAN_V2_PRESETS[preset]
         recipe, sizes = StackGanV2Recipe(), config.image_sizes
-        context = {"text_encoder": None, "steps_per_epoch": 1}
+        context = {"conditioner": NO_TEXT_ENCODER, "steps_per_epoch": 1}
     else:
         config = (STACKGAN_PRESETS if name == "stackgan_stage1" else STACKGAN_STAGE2_PRESETS)[preset]
         recipe, sizes = StackGanRecipe(), config.image_sizes
-        context = {"text_encoder": None, "steps_per_epoch": 1}
+        context = {"conditioner": NO_TEXT_ENCODER, "steps_per_epoch": 1}
         if config.stage == 2:
             g1 = stage1_generator(config)
             g1((tf.zeros((1, config.z_dim)), tf.zeros((1, EMBEDDING_DIM.get(preset, 1024))),

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from t2izoo.configs.gan_int_cls import GanIntClsConfig  # noqa: E402
+from t2izoo.models.gan_int_cls.config import GanIntClsConfig  # noqa: E402
 from t2izoo.data.shapes import ATTR_PRESENT, ATTRIBUTE_NAMES, swapped_caption_pair  # noqa: E402
 from t2izoo.generate import Text2Image  # noqa: E402
 from t2izoo.trainers import run_loop  # noqa: E402
@@ -38,7 +38,7 @@ def discriminator_swap_accuracy(t2i, num_images: int = 500, seed: int = 0) -> di
     for attribute in ATTRIBUTE_NAMES:
         rng = np.random.default_rng(seed)
         pairs = [swapped_caption_pair(test.attributes[i, 0], attribute, rng) for i in one]
-        true, swapped = (t2i.recipe.conditioning(trainer, [p[k] for p in pairs])["embedding"] for k in (0, 1))
+        true, swapped = (t2i.conditioner.conditioning([p[k] for p in pairs])["embedding"] for k in (0, 1))
         logits = []
         for first, second in ((true, swapped), (swapped, true)):
             mixed = tf.concat([first[:half], second[half:]], 0)

@@ -1,7 +1,7 @@
 """Does the EMA generator need its own batch-norm statistics? (GAN-INT-CLS `shapes` runs)
 
 The EMA generator takes the trainable weights' moving average but the *live* generator's BN
-running statistics (`GANTrainer.sync_ema_generator`), so at inference it normalises with
+running statistics (`GANTrainer.sync_ema`), so at inference it normalises with
 statistics of weights it does not have. This script scores, with the shapes evaluator on the
 same captions and noise, the EMA generator:
 
@@ -80,19 +80,18 @@ def main():
     t2i.use_ema = True
     results["ema_live_stats"] = score(t2i, captions, attributes, evaluator, args.seed)
 
-    example = next(training_inputs(embeddings, 1, 1, 2, config.z_dim, np.random.default_rng(0)))
-    g = trainer.sync_ema_generator(example)
-    sync = trainer.sync_ema_generator
-    trainer.sync_ema_generator = lambda inputs: g  # keep the statistics set below
+    g = trainer.sync_ema()
+    sync = trainer.sync_ema
+    trainer.sync_ema = lambda: g  # keep the statistics set below
     try:
         for name, count in (("precise_train4", config.num_embeddings), ("precise_train1", 1)):
-            sync(example)  # back to the live statistics before each re-estimate
+            sync()  # back to the live statistics before each re-estimate
             batches = training_inputs(embeddings, count, args.batches, config.batch_size, config.z_dim,
                                       np.random.default_rng(args.seed + 7))
             recompute_batch_norm_statistics(g, batches, lambda b: g(b, training=True))
             results[f"ema_{name}"] = score(t2i, captions, attributes, evaluator, args.seed)
     finally:
-        trainer.sync_ema_generator = sync
+        trainer.sync_ema = sync
     for name, row in results.items():
         print(name, row)
     with open(os.path.join(args.model_dir, f"ema_batch_norm_{args.split}.json"), "w") as f:

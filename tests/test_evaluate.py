@@ -10,8 +10,8 @@ from t2izoo import evaluate as ev
 from t2izoo.data.shapes import ShapesConfig, ShapesImageSet
 from t2izoo.errors import ConfigError
 from t2izoo.metrics import shapes_evaluator as se
-from t2izoo.recipes import char_cnn_rnn, gan_int_cls
 from t2izoo.testing import tiny
+from t2izoo.trainers import run_loop
 
 
 def perfect_predictions(attributes, confidence=8.0):
@@ -72,13 +72,13 @@ def test_sample_plan_cycles_images_then_captions(test_set):
 
 def test_evaluate_end_to_end_on_a_tiny_run(tmp_path):
     encoder = str(tmp_path / "enc")
-    char_cnn_rnn.train(tiny.tiny_char_cnn_rnn(), encoder, verbose=0)
+    run_loop.train_config(tiny.tiny_config("char_cnn_rnn"), encoder, verbose=0)
     run = str(tmp_path / "gan")
-    gan_int_cls.train(tiny.tiny_gan_int_cls(encoder, max_steps=2), run, verbose=0)
+    run_loop.train_config(tiny.tiny_config("gan_int_cls", encoder, max_steps=2), run, verbose=0)
     evaluator = se.ShapesEvaluator(image_size=32, widths=(8, 8, 8), cell_dim=8)
     evaluator(np.zeros((1, 32, 32, 3), np.float32))
-    result = ev.evaluate(run, ["shapes_acc", "shapes_fid", "shapes_r_precision"], 20, "novel",
-                         verbose=False, shapes_evaluator=evaluator)
+    result = ev.evaluate_run(run, ["shapes_acc", "shapes_fid", "shapes_r_precision"], 20, "novel",
+                             verbose=False, shapes_evaluator=evaluator)
     for key in ("acc_color", "acc_shape", "acc_size", "acc_position", "shapes_fid", "shapes_r_precision",
                 "evaluator_real_color"):
         assert np.isfinite(result[key]), key
@@ -87,6 +87,6 @@ def test_evaluate_end_to_end_on_a_tiny_run(tmp_path):
     logged = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert logged[-1] == result
     with pytest.raises(ConfigError, match="unknown metrics"):
-        ev.evaluate(run, ["bleu"], 20, "test", verbose=False)
+        ev.evaluate_run(run, ["bleu"], 20, "test", verbose=False)
     with pytest.raises(ConfigError, match="at least 10"):
-        ev.evaluate(run, ["shapes_acc"], 5, "test", verbose=False)
+        ev.evaluate_run(run, ["shapes_acc"], 5, "test", verbose=False)

@@ -12,11 +12,12 @@ import pytest
 import tensorflow as tf
 
 from t2izoo.callbacks.training import NonFiniteGuard
-from t2izoo.configs import base as config_lib
+from t2izoo import configs as config_lib
 from t2izoo.data import text as text_lib
 from t2izoo.errors import ConfigError, DataError, TrainingDiverged
 from t2izoo.generate import Text2Image
-from t2izoo.recipes import char_cnn_rnn, gan_int_cls
+from t2izoo.conditioning.char_cnn_rnn import pretrain as char_cnn_rnn
+from t2izoo.models.gan_int_cls import recipe as gan_int_cls
 from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 
@@ -24,14 +25,14 @@ from t2izoo.trainers import run_loop
 @pytest.fixture(scope="module")
 def encoder_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("encoder"))
-    char_cnn_rnn.train(tiny.tiny_char_cnn_rnn(), path, verbose=0)
+    run_loop.train_config(tiny.tiny_config("char_cnn_rnn"), path, verbose=0)
     return path
 
 
 @pytest.fixture(scope="module")
 def trained_run(encoder_dir, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("gan"))
-    trainer = gan_int_cls.train(tiny.tiny_gan_int_cls(encoder_dir), path, verbose=0)
+    trainer = run_loop.train_config(tiny.tiny_config("gan_int_cls", encoder_dir), path, verbose=0)
     return path, trainer
 
 
@@ -49,9 +50,9 @@ def test_run_directory_contents(trained_run):
 
 def test_resume_continues_exactly(encoder_dir, trained_run, tmp_path):
     reference_dir, reference = trained_run
-    config = tiny.tiny_gan_int_cls(encoder_dir)
-    gan_int_cls.train(config_lib.apply_overrides(config, ["max_steps=2"]), str(tmp_path), verbose=0)
-    resumed = gan_int_cls.train(config, str(tmp_path), verbose=0)  # continues 2 -> 4
+    config = tiny.tiny_config("gan_int_cls", encoder_dir)
+    run_loop.train_config(config_lib.apply_overrides(config, ["max_steps=2"]), str(tmp_path), verbose=0)
+    resumed = run_loop.train_config(config, str(tmp_path), verbose=0)  # continues 2 -> 4
     for a, b in zip(reference.generator.weights + reference.discriminator.weights + reference.ema_weights,
                     resumed.generator.weights + resumed.discriminator.weights + resumed.ema_weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
@@ -62,8 +63,8 @@ def test_resume_continues_exactly(encoder_dir, trained_run, tmp_path):
 
 
 def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_path):
-    config = tiny.tiny_gan_int_cls(encoder_dir, max_steps=2, hard_negative_fraction=0.5)
-    gan_int_cls.train(config, str(tmp_path), auto_pretrain=False, verbose=0)
+    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=2, hard_negative_fraction=0.5)
+    run_loop.train_config(config, str(tmp_path), verbose=0)
     hard = np.load(os.path.join(tmp_path, "hard_negative_embeddings_train.npy"))
     true = np.load(os.path.join(tmp_path, "caption_embeddings_train.npy"))
     assert hard.shape == (config.shapes_train, 4, true.shape[2]) and np.isfinite(hard).all()
@@ -78,14 +79,14 @@ def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_
 
 
 def test_sje_hard_negatives_feed_changed_scene_captions_and_train(tmp_path):
-    config = tiny.tiny_char_cnn_rnn(max_steps=2, sje_hard_negatives="shape,color_binding")
+    config = tiny.tiny_config("char_cnn_rnn", max_steps=2, sje_hard_negatives="shape,color_binding")
     recipe = char_cnn_rnn.CharCnnRnnRecipe()
     train_set = run_loop.load_dataset(config, "train")
     chars = recipe.hard_negative_chars(config, {}, train_set)
     assert chars.shape == (config.shapes_train, 2, char_cnn_rnn.HARD_CAPTIONS, text_lib.CHAR_LENGTH)
     true = {text_lib.encode_chars(c).tobytes() for c in train_set.captions[0]}
     assert chars.dtype == np.uint8 and not true & {c.tobytes() for c in chars[0].reshape(-1, text_lib.CHAR_LENGTH)}
-    trainer = char_cnn_rnn.train(config, str(tmp_path), verbose=0)
+    trainer = run_loop.train_config(config, str(tmp_path), verbose=0)
     assert trainer.hard_negatives and float(trainer.hard_tracker.count) > 0  # batches carried hard_chars
     assert 0.0 <= float(trainer.hard_tracker.result()) <= 1.0
     for bad, message in ((["sje_hard_negatives=color,texture"], "color_binding"),
@@ -95,9 +96,9 @@ def test_sje_hard_negatives_feed_changed_scene_captions_and_train(tmp_path):
 
 
 def test_keep_every_minutes_keeps_checkpoints_beyond_the_last_three(encoder_dir, tmp_path):
-    config = config_lib.apply_overrides(tiny.tiny_gan_int_cls(encoder_dir),
+    config = config_lib.apply_overrides(tiny.tiny_config("gan_int_cls", encoder_dir),
                                         ["max_steps=5", "checkpoint_every=1", "keep_every_minutes=1e-9"])
-    gan_int_cls.train(config, str(tmp_path), verbose=0)
+    run_loop.train_config(config, str(tmp_path), verbose=0)
     kept = sorted(f for f in os.listdir(os.path.join(tmp_path, "checkpoints")) if f.endswith(".index"))
     assert kept == [f"ckpt-{i}.index" for i in range(1, 6)]
 
@@ -114,22 +115,22 @@ class _SignalAt(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_a_checkpoint_and_the_run_resumes(encoder_dir, tmp_path, signum):
-    config = tiny.tiny_gan_int_cls(encoder_dir, max_steps=6, checkpoint_every=0)
-    trainer = gan_int_cls.train(config, str(tmp_path), verbose=0, extra_callbacks=[_SignalAt(3, signum)])
+    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=6, checkpoint_every=0)
+    trainer = run_loop.train_config(config, str(tmp_path), verbose=0, extra_callbacks=[_SignalAt(3, signum)])
     assert int(trainer.d_optimizer.iterations) == 3
     assert tf.train.latest_checkpoint(os.path.join(tmp_path, "checkpoints")).endswith("ckpt-3")
     saved_m = [np.asarray(v).copy() for v in trainer.d_optimizer.variables]
-    resumed = gan_int_cls.train(config_lib.apply_overrides(config, ["max_steps=3"]), str(tmp_path), verbose=0)
+    resumed = run_loop.train_config(config_lib.apply_overrides(config, ["max_steps=3"]), str(tmp_path), verbose=0)
     for a, b in zip(saved_m, resumed.d_optimizer.variables):
         np.testing.assert_array_equal(a, np.asarray(b))  # nothing to do: restored state only
-    finished = gan_int_cls.train(config, str(tmp_path), verbose=0)
+    finished = run_loop.train_config(config, str(tmp_path), verbose=0)
     assert int(finished.d_optimizer.iterations) == 6
 
 
 def test_incompatible_run_directory_is_refused(encoder_dir, trained_run):
     path, _ = trained_run
     with pytest.raises(ConfigError, match="incompatible config.*ngf"):
-        gan_int_cls.train(tiny.tiny_gan_int_cls(encoder_dir, ngf=8), path, verbose=0)
+        run_loop.train_config(tiny.tiny_config("gan_int_cls", encoder_dir, ngf=8), path, verbose=0)
 
 
 def test_non_finite_loss_stops_the_run():
@@ -140,7 +141,7 @@ def test_non_finite_loss_stops_the_run():
 
 
 def test_overrides_are_type_checked():
-    config = tiny.tiny_gan_int_cls("x")
+    config = tiny.tiny_config("gan_int_cls", "x")
     assert config_lib.apply_overrides(config, ["ngf=8", "residual=false", "cls_weight=0.25"]).ngf == 8
     with pytest.raises(ConfigError, match="expected int"):
         config_lib.apply_overrides(config, ["ngf=wide"])
@@ -193,8 +194,8 @@ def test_generate_cli_errors(tmp_path):
 
 
 def test_standardize_text_option_fixes_training_statistics_and_resumes_them(encoder_dir, tmp_path):
-    config = tiny.tiny_gan_int_cls(encoder_dir, max_steps=2, standardize_text=True)
-    trainer = gan_int_cls.train(config, str(tmp_path), auto_pretrain=False, verbose=0)
+    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=2, standardize_text=True)
+    trainer = run_loop.train_config(config, str(tmp_path), verbose=0)
     cached = np.load(os.path.join(tmp_path, "caption_embeddings_train.npy"))
     rows = cached.reshape(-1, cached.shape[-1])
     rows = rows[np.any(rows != 0, axis=1)]
@@ -202,7 +203,7 @@ def test_standardize_text_option_fixes_training_statistics_and_resumes_them(enco
     np.testing.assert_allclose(layer.mean.numpy(), rows.mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(layer.inverse_std.numpy(), 1.0 / (rows.std(0) + layer.epsilon), rtol=1e-4)
     # The EMA generator that samples and exports standardises with the same statistics.
-    ema = trainer.sync_ema_generator((tf.zeros((1, config.z_dim)), tf.zeros((1, rows.shape[1]))))
+    ema = trainer.sync_ema()
     np.testing.assert_array_equal(ema.text_standardization.mean.numpy(), layer.mean.numpy())
     # Inference restores them from the checkpoint alone (no training set at hand).
     restored = Text2Image.load(str(tmp_path)).trainer.generator.text_standardization

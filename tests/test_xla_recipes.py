@@ -6,25 +6,17 @@ import os
 
 import pytest
 
+from t2izoo import registry
 from t2izoo.testing import tiny
 
 
 def _train(kind, root, model_dir):
-    from t2izoo.recipes import attngan, char_cnn_rnn, damsm, gan_int_cls, stackgan, stackgan_v2
+    from t2izoo.trainers import run_loop
 
     xla = dict(jit_compile=True, max_steps=2, checkpoint_every=0, sample_every=0)
-    if kind == "char_cnn_rnn":
-        return char_cnn_rnn.train(tiny.tiny_char_cnn_rnn(**xla), model_dir, verbose=0)
-    if kind == "damsm":
-        return damsm.train(tiny.tiny_damsm(**xla), model_dir)
-    if kind == "attngan":
-        return attngan.train(tiny.tiny_attngan(tiny.tiny_damsm_run(root), **xla), model_dir, auto_pretrain=False)
-    encoder = tiny.tiny_char_cnn_rnn_run(root)
-    if kind == "gan_int_cls":
-        return gan_int_cls.train(tiny.tiny_gan_int_cls(encoder, **xla), model_dir, auto_pretrain=False, verbose=0)
-    if kind == "stackgan":
-        return stackgan.train(tiny.tiny_stackgan(encoder, **xla), model_dir, auto_pretrain=False)
-    return stackgan_v2.train(tiny.tiny_stackgan_v2(encoder, **xla), model_dir, auto_pretrain=False)
+    family = registry.get(kind)
+    encoder_dir = tiny.build_tiny_run(family.conditioner, root) if family.conditioner else ""
+    return run_loop.train_config(tiny.tiny_config(kind, encoder_dir, **xla), model_dir, verbose=0)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +25,9 @@ def root(tmp_path_factory):
 
 
 @pytest.mark.slow
-# Stage-II is left out: the same trainer class as Stage-I (tests/models/test_stackgan.py covers it).
-@pytest.mark.parametrize("kind", ["char_cnn_rnn", "damsm", "gan_int_cls", "stackgan", "stackgan_v2", "attngan"])
+# Every registered family; StackGAN Stage-II is the same trainer class as Stage-I
+# (tests/models/test_stackgan.py covers it).
+@pytest.mark.parametrize("kind", [f.name for f in registry.families()])
 def test_recipe_trains_with_an_xla_step(kind, root):
     model_dir = os.path.join(root, f"{kind}_xla")
     trainer = _train(kind, root, model_dir)

@@ -165,8 +165,8 @@ class GANTrainer(keras.Model):
         return self._ema_generator
 
     def sync_ema(self):
-        """Copies the EMA weights (and the live BN statistics) into `ema_generator`. Call it
-        eagerly after training steps or a restore, before `generate`; returns the EMA generator."""
+        """Copies the EMA weights (and the live BN statistics) into `ema_generator` (eagerly; an
+        eager `generate` does it itself); returns the EMA generator."""
         g = self.ema_generator
         if g is self.generator:
             return g
@@ -184,7 +184,7 @@ class GANTrainer(keras.Model):
         return [self.ema_generator if use_ema else self.generator]
 
     def generate(self, conditioning, noise, all_scales=False, use_ema=True):
-        """Images in [-1, 1] from the EMA generator (`sync_ema` first), traceable.
+        """Images in [-1, 1] from the EMA generator, traceable.
 
         Args:
             conditioning: the family's text conditioning (its conditioner's `encode` output).
@@ -192,9 +192,18 @@ class GANTrainer(keras.Model):
             all_scales: return the images of every scale, smallest first, instead of the last.
             use_ema: False: the live generator.
         """
-        generator = self.ema_generator if use_ema else self.generator
-        images, _ = self.forward(generator, conditioning, tf.convert_to_tensor(noise, tf.float32), training=False)
+        images, _ = self.forward(self.generator_for(use_ema), conditioning, tf.convert_to_tensor(noise, tf.float32),
+                                 training=False)
         return list(images) if all_scales else images[-1]
+
+    def generator_for(self, use_ema=True):
+        """The EMA generator (synced first when running eagerly, so it never lags the training
+        steps; a traced export syncs once before tracing) or the live one."""
+        if not use_ema:
+            return self.generator
+        if tf.executing_eagerly():
+            self.sync_ema()
+        return self.ema_generator
 
     def call(self, inputs, training=False):
         """Generation with the live generator: inputs as the generator takes them."""

@@ -170,7 +170,6 @@ def sample_grid(trainer, conditioner, captions, seed: int, cols: int = SAMPLE_CO
     (nearest) to the largest."""
     noise = tf.constant(np.random.default_rng(seed).normal(size=(len(captions) * cols, trainer.noise_width())),
                         tf.float32)
-    trainer.sync_ema()
     conditioning = {k: tf.repeat(v, cols, axis=0) for k, v in conditioner.conditioning(captions).items()}
     scales = [np.asarray(x) for x in trainer.generate(conditioning, noise, all_scales=True)]
     if len(scales) == 1:

@@ -1,8 +1,8 @@
 """Exports of tiny trained runs: SavedModel (TF Serving) and TFLite, checked against Keras.
 
-Parametrized over every tiny run (t2izoo/testing/tiny.py: GAN-INT-CLS, StackGAN Stage-I and
-Stage-II, StackGAN++, AttnGAN), which together cover every generator recipe in t2izoo/recipes
-(checked below). For each: Keras (`Text2Image`'s restored trainer), the SavedModel written by
+Parametrized over every tiny run of a generator family (the registry's `Family.tiny_runs`:
+GAN-INT-CLS, StackGAN Stage-I and Stage-II, StackGAN++, AttnGAN), which together cover every
+registered generator family (checked below). For each: Keras (`Text2Image`'s restored trainer), the SavedModel written by
 the command line (in process and under `saved_model_cli`) and the local TF Serving stand-in
 (gRPC and REST clients) give the same uint8 images for the same captions and seeds; in-graph
 tokenization equals Python's; the TFLite variants use builtin ops only, stay close to the Keras
@@ -29,13 +29,15 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from t2izoo import registry
 from t2izoo.errors import CheckpointError, ConfigError
 from t2izoo.export import client as client_lib
 from t2izoo.export import saved_model as sm
 from t2izoo.export import server as server_lib
 from t2izoo.export import tflite
-from t2izoo.export import adapters
+from t2izoo.export.adapters import ExportAdapter
 from t2izoo.testing import tiny
+from t2izoo.utils.pixels import to_uint8
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -60,7 +62,7 @@ def tiny_root(tmp_path_factory):
     return tmp_path_factory.mktemp("tiny-runs")
 
 
-@pytest.fixture(scope="module", params=sorted(tiny.TINY_RUNS))
+@pytest.fixture(scope="module", params=tiny.generator_run_names())
 def run_dir(request, tiny_root):
     return tiny.build_tiny_run(request.param, tiny_root)
 
@@ -125,18 +127,13 @@ def served(exported):
     server.stop()
 
 
-def test_tiny_runs_name_real_generator_recipes():
-    recipes = tiny.generator_recipe_names()
-    assert {"gan_int_cls", "stackgan", "stackgan_v2", "attngan"} <= set(recipes)
-    assert "char_cnn_rnn" not in recipes and "damsm" not in recipes
-    assert {run.recipe for run in tiny.TINY_RUNS.values()} <= set(recipes), "a tiny run names no recipe"
-
-
-def test_every_generator_recipe_has_a_tiny_run_and_an_adapter():
-    """Every test here runs for each tiny run: together they must cover every generator recipe."""
-    assert tiny.generator_recipes_without_tiny_run() == [], (
-        "add tiny-run builders to t2izoo/testing/tiny.py and export adapters to t2izoo/export/adapters.py")
-    assert set(tiny.generator_recipe_names()) <= set(adapters._ADAPTERS)
+def test_tiny_runs_cover_every_generator_family():
+    """Every test here runs for each tiny run: together they must cover every generator family."""
+    runs = tiny.tiny_runs()
+    families = {f.name for f in registry.families(generators_only=True)}
+    assert {"gan_int_cls", "stackgan", "stackgan_v2", "attngan"} <= families
+    assert "char_cnn_rnn" not in families and "damsm" not in families
+    assert {runs[name][0].name for name in tiny.generator_run_names()} == families
 
 
 def test_ema_weights_are_detected_from_stored_values(run_dir):
@@ -154,9 +151,9 @@ def test_ema_weights_are_detected_from_stored_values(run_dir):
     for ema in trainer.ema_weights:
         ema.assign(ema.numpy() + 0.05)  # no longer what the checkpoint holds
     assert not sm.ema_weights_restored(trainer, latest)
-    live = sm.adapter_for(t2i, use_ema=False)
+    live = ExportAdapter(t2i, use_ema=False)
     assert not live.use_ema
-    assert max_diff(live.reference_images(CAPTIONS, SEEDS), sm.adapter_for(t2i).reference_images(CAPTIONS, SEEDS)) > 0
+    assert max_diff(live.reference_images(CAPTIONS, SEEDS), ExportAdapter(t2i).reference_images(CAPTIONS, SEEDS)) > 0
 
 
 @pytest.mark.slow  # a TensorFlow subprocess
@@ -435,7 +432,7 @@ def test_phone_pipeline_from_model_info_matches_keras(tflite_export, loaded):
                      "noise": sm.seeded_noise([seed], info["noise_dim"]).numpy()}
         inputs = {name: available[name] for name in generator.get_input_details()}
         images.append(generator(**inputs)["image"][0])
-    assert max_diff(sm.numpy_to_uint8(np.stack(images)), adapter.reference_images(CAPTIONS, SEEDS)) <= 1
+    assert max_diff(to_uint8(np.stack(images)), adapter.reference_images(CAPTIONS, SEEDS)) <= 1
 
 
 def test_bad_flags_fail_in_one_line_without_loading_tensorflow(gan_run, tmp_path):

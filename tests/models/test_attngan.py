@@ -6,16 +6,18 @@ import keras
 import numpy as np
 import pytest
 
-from t2izoo.configs import base as config_lib
-from t2izoo.configs.attngan import ATTNGAN_PRESETS, DAMSM_PRESETS, AttnGanConfig, DamsmConfig
+from t2izoo import configs as config_lib
+from t2izoo.conditioning.damsm.config import DAMSM_PRESETS, DamsmConfig
+from t2izoo.models.attngan.config import ATTNGAN_PRESETS, AttnGanConfig
 from t2izoo.data.text import Vocabulary
-from t2izoo.discriminators.stage import MultiScaleDiscriminator, StageDiscriminator
-from t2izoo.encoders.bilstm import BiLstmTextEncoder
+from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
+from t2izoo.layers.stage_discriminator import StageDiscriminator
+from t2izoo.encoders.bilstm import BiLstmTextEncoder, damsm_text_conditioning
 from t2izoo.encoders.damsm_image import DamsmSmallCnnEncoder
-from t2izoo.generators.attngan import AttnGanGenerator
+from t2izoo.models.attngan.generator import AttnGanGenerator
 from t2izoo.layers.word_attention import WordAttention
 from t2izoo.testing import gan_checks
-from t2izoo.trainers.attngan import AttnGanTrainer
+from t2izoo.models.attngan.trainer import AttnGanTrainer
 from t2izoo.utils.attention_maps import save_attention_figures
 
 B, T, VOCAB, Z, C = 4, 6, 30, 100, 8
@@ -107,11 +109,11 @@ def upstream_discriminator_parameters(ndf, size, nef=256):
 def test_parameter_counts_of_paper_presets(preset, g_params, d_params):
     config = ATTNGAN_PRESETS[preset]
     g = AttnGanGenerator(config.base_size, config.num_stages, config.z_dim, config.condition_dim, config.ngf,
-                         config.residual_blocks)
+                         config.num_residual)
     g((np.zeros((1, 100), "float32"), np.zeros((1, 256), "float32"), np.zeros((1, 4, 256), "float32"),
        np.ones((1, 4), bool)))
     assert count(g.trainable_variables) == g_params == upstream_generator_parameters(config.ngf,
-                                                                                    config.residual_blocks)
+                                                                                    config.num_residual)
     for size, want in zip(config.image_sizes, d_params):
         d = StageDiscriminator(size, config.ndf)
         d((np.zeros((1, size, size, 3), "float32"), np.zeros((1, 256), "float32")))
@@ -123,8 +125,8 @@ def test_config_presets_round_trip_and_follow_the_code():
         for config in presets.values():
             assert config_lib.from_dict(cls, config_lib.to_dict(config)) == config
     cub, coco = ATTNGAN_PRESETS["cub"], ATTNGAN_PRESETS["coco"]
-    assert (cub.ngf, cub.ndf, cub.residual_blocks, cub.batch_size, cub.damsm_weight) == (32, 64, 2, 20, 5.0)
-    assert (coco.ngf, coco.ndf, coco.residual_blocks, coco.batch_size, coco.damsm_weight) == (48, 96, 3, 14, 50.0)
+    assert (cub.ngf, cub.ndf, cub.num_residual, cub.batch_size, cub.damsm_weight) == (32, 64, 2, 20, 5.0)
+    assert (coco.ngf, coco.ndf, coco.num_residual, coco.batch_size, coco.damsm_weight) == (48, 96, 3, 14, 50.0)
     assert cub.image_sizes == (64, 128, 256) and (cub.gamma1, cub.gamma2, cub.gamma3) == (4.0, 5.0, 10.0)
     assert config_lib.apply_overrides(cub, ["damsm_weight=1.5"]).damsm_weight == 1.5
     d = DAMSM_PRESETS["cub"]
@@ -178,16 +180,18 @@ def test_generate_and_attention_figures(rng, tmp_path):
     trainer = make_trainer()
     batch = make_batch(rng)
     trainer.build_from_batch({k: np.asarray(v) for k, v in batch.items()})
-    cond = {"tokens": batch["tokens"][:2], "lengths": batch["lengths"][:2]}
+    tokens = {"tokens": batch["tokens"][:2], "lengths": batch["lengths"][:2]}
+    cond = damsm_text_conditioning(trainer.text_encoder, tokens["tokens"], tokens["lengths"])
     noise = rng.normal(size=(2, Z)).astype("float32")  # z only: CA noise fixed from the seed
     images = trainer.generate(cond, noise).numpy()
     assert images.shape == (2, 32, 32, 3)
     np.testing.assert_allclose(trainer.generate(cond, noise).numpy(), images)
-    all_images, maps, _ = trainer.generate_details(cond, noise)
+    all_images, maps = trainer.attention_maps(cond, noise)
+    np.testing.assert_allclose(all_images[-1].numpy(), images)
     vocab = Vocabulary([f"w{i}" for i in range(VOCAB - 2)])
     path = save_attention_figures(str(tmp_path / "attention" / "a.png"), ["first caption", "second"],
                                   [x.numpy() for x in all_images], [m.numpy() for m in maps],
-                                  cond["tokens"], cond["lengths"], vocab, top_k=3)
+                                  tokens["tokens"], tokens["lengths"], vocab, top_k=3)
     assert os.path.getsize(path) > 1000
 
 
@@ -216,15 +220,16 @@ def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, monkeyp
     import json
 
     from t2izoo.metrics import shapes_evaluator as se
-    from t2izoo.recipes import attngan
+    from t2izoo import evaluate as evaluate_lib
     from t2izoo.testing import tiny
+    from t2izoo.trainers import run_loop
 
     evaluator = se.ShapesEvaluator(image_size=32, widths=(8, 8, 8), cell_dim=8)
     evaluator(np.zeros((1, 32, 32, 3), np.float32))
-    real_evaluate = attngan.evaluate
-    monkeypatch.setattr(attngan, "evaluate", lambda *a, **k: real_evaluate(*a, shapes_evaluator=evaluator, **k))
+    real_evaluate = evaluate_lib.evaluate
+    monkeypatch.setattr(evaluate_lib, "evaluate", lambda *a, **k: real_evaluate(*a, shapes_evaluator=evaluator, **k))
     run = str(tmp_path / "gan")
-    attngan.train(tiny.tiny_attngan(tiny.tiny_damsm_run(str(tmp_path)), eval_images=10), run, auto_pretrain=False)
+    run_loop.train_config(tiny.tiny_config("attngan", tiny.build_tiny_run("damsm", tmp_path), eval_images=10), run)
     rows = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert [(r["split"], r["num_samples"], r["step"]) for r in rows] == [("test", 10, 4), ("novel", 10, 4)]
     assert "novel (10 images, EMA G): colour" in capsys.readouterr().out

@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2izoo.configs.gan_int_cls import GAN_INT_CLS_PRESETS
-
-from t2izoo.discriminators.matching_aware import MatchingAwareDiscriminator
+from t2izoo.models.gan_int_cls.config import GAN_INT_CLS_PRESETS
+from t2izoo.models.gan_int_cls.discriminator import MatchingAwareDiscriminator
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
-from t2izoo.generators.dcgan_generator import DCGANGenerator
-from t2izoo.recipes import common
+from t2izoo.models.gan_int_cls.generator import DCGANGenerator
 from t2izoo.testing import gan_checks
-from t2izoo.trainers.gan_int_cls import GanIntClsTrainer
+from t2izoo.models.gan_int_cls.trainer import GanIntClsTrainer
+from t2izoo.trainers import optimizers
 
 B, S, D, Z = 8, 16, 12, 100
 
@@ -182,10 +181,10 @@ def test_xla_step_equals_the_plain_step(rng):
 
 def test_recipes_turn_xla_off_under_a_multi_replica_strategy():
     config = GAN_INT_CLS_PRESETS["shapes"]
-    assert config.jit_compile and common.jit_compile(config)
-    assert not common.jit_compile(dataclasses.replace(config, jit_compile=False))
+    assert config.jit_compile and optimizers.jit_compile(config)
+    assert not optimizers.jit_compile(dataclasses.replace(config, jit_compile=False))
     with gan_checks.mirrored_strategy(("/cpu:0", "/cpu:1")).scope():
-        assert not common.jit_compile(config)
+        assert not optimizers.jit_compile(config)
 
 
 def test_embedding_standardization_uses_fixed_statistics_of_non_padding_rows(rng):

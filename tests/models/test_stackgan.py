@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 
-from t2izoo.configs import base as config_lib
-from t2izoo.configs.stackgan import STACKGAN_PRESETS, STACKGAN_STAGE2_PRESETS, StackGanConfig
-from t2izoo.discriminators.stage import StageDiscriminator
-from t2izoo.generators.stacked import StageIGenerator, StageIIGenerator
+from t2izoo import configs as config_lib
+from t2izoo.models.stackgan.config import STACKGAN_PRESETS, STACKGAN_STAGE2_PRESETS, StackGanConfig
+from t2izoo.layers.stage_discriminator import StageDiscriminator
+from t2izoo.models.stackgan.generator import StageIGenerator, StageIIGenerator
 from t2izoo.testing import gan_checks
-from t2izoo.trainers.stackgan import StackGanTrainer
+from t2izoo.models.stackgan.trainer import StackGanTrainer
 
 B, LO, HI, D, Z, C = 8, 16, 32, 12, 100, 8
 
@@ -90,7 +90,7 @@ def test_stage2_trains_while_stage1_stays_frozen(rng):
     assert gan_checks.max_change(before, gan_checks.weights_of(stage1.weights)) == 0.0
     assert not any(v is w for v in trainer.generator_variables() for w in stage1.weights)
     noise = rng.normal(size=(2, Z)).astype("float32")  # z only: CA noise fixed by the trainer seed
-    low, high = trainer.generate_all_scales({"embedding": batch["embedding"][:2]}, noise)
+    low, high = trainer.generate({"embedding": batch["embedding"][:2]}, noise, all_scales=True)
     assert low.shape == (2, LO, LO, 3) and high.shape == (2, HI, HI, 3)
     np.testing.assert_allclose(np.asarray(trainer.generate({"embedding": batch["embedding"][:2]}, noise)),
                                np.asarray(high), atol=1e-6)

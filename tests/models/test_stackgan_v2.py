@@ -4,13 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from t2izoo.configs import base as config_lib
-from t2izoo.configs.stackgan import STACKGAN_V2_PRESETS, StackGanV2Config
-from t2izoo.discriminators.stage import MultiScaleDiscriminator, StageDiscriminator
-from t2izoo.generators.multi_stage import MultiStageGenerator
-from t2izoo.recipes.stackgan_v2 import build_models
+from t2izoo import configs as config_lib
+from t2izoo.models.stackgan_v2.config import STACKGAN_V2_PRESETS, StackGanV2Config
+from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
+from t2izoo.layers.stage_discriminator import StageDiscriminator
+from t2izoo.models.stackgan_v2.generator import MultiStageGenerator
+from t2izoo.models.stackgan_v2.recipe import build_models
 from t2izoo.testing import gan_checks
-from t2izoo.trainers.stackgan_v2 import StackGanV2Trainer
+from t2izoo.models.stackgan_v2.trainer import StackGanV2Trainer
 
 B, D, Z, C = 8, 12, 100, 8
 SIZES = (16, 32)
@@ -70,7 +71,7 @@ def test_train_step_moves_g_and_every_d(rng):
     assert set(logs) >= {"d_loss", "g_loss", "d_loss_16", "d_loss_32", "g_loss_16", "g_loss_32", "kl"}
     for d, b in zip(trainer.discriminator.discriminators, before):
         assert gan_checks.max_change(b, gan_checks.weights_of(d.trainable_variables)) > 0
-    images = trainer.generate_all_scales({"embedding": batch["embedding"][:2]}, np.zeros((2, Z), "float32"))
+    images = trainer.generate({"embedding": batch["embedding"][:2]}, np.zeros((2, Z), "float32"), all_scales=True)
     assert [tuple(x.shape) for x in images] == [(2, 16, 16, 3), (2, 32, 32, 3)]
     assert trainer.generate({"embedding": batch["embedding"][:2]}, np.zeros((2, Z + C), "float32")).shape == \
         (2, 32, 32, 3)

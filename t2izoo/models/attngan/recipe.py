@@ -66,8 +66,6 @@ def write_attention_figures(trainer, conditioner, captions, model_dir, tag, seed
     attention/<tag>.png; returns its path."""
     tokens = conditioner.python_tokens(captions)
     noise = np.random.default_rng(seed + 2).normal(size=(len(captions), trainer.noise_width())).astype(np.float32)
-    if use_ema:
-        trainer.sync_ema()
     images, maps = trainer.attention_maps(conditioner.conditioning(captions), noise, use_ema)
     path = os.path.join(model_dir, ATTENTION_DIR, f"{tag}.png")
     return save_attention_figures(path, captions, [np.asarray(x) for x in images], [np.asarray(m) for m in maps],

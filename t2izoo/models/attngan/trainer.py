@@ -84,8 +84,8 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def attention_maps(self, conditioning, noise, use_ema=True):
         """(images of every scale, attention maps of each attention stage), as `generate` draws them."""
-        generator = self.ema_generator if use_ema else self.generator
-        images, extras = self.forward(generator, conditioning, tf.convert_to_tensor(noise, tf.float32), training=False)
+        images, extras = self.forward(self.generator_for(use_ema), conditioning, tf.convert_to_tensor(noise, tf.float32),
+                                      training=False)
         return images, extras["maps"]
 
     def discriminator_loss(self, batch, noise):
