@@ -27,8 +27,8 @@ from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from t2izoo.errors import ConfigError, T2IError
-from t2izoo.export import client as client_lib
-from t2izoo.export import server as server_lib
+from serving import client as client_lib
+from serving import server as server_lib
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 8
@@ -408,7 +408,7 @@ def _free_port():
 def test_command_lines(base_path, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     grpc_port, rest_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "t2izoo.export.server", "--model_name=dummy"]
+    command = [sys.executable, "-m", "serving.server", "--model_name=dummy"]
     bad = subprocess.Popen(command + [f"--model_base_path={tmp_path / 'missing'}", "--grpc_port=0",
                                       f"--rest_port={_free_port()}"],
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -428,7 +428,7 @@ def test_command_lines(base_path, tmp_path):
                 time.sleep(0.25)
         out = tmp_path / "cli.png"
         run = subprocess.run(
-            [sys.executable, "-m", "t2izoo.export.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
+            [sys.executable, "-m", "serving.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
              "--model_name=dummy", "--caption=a red circle", "--caption=a cat", "--seed=2", f"--out={out}"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
@@ -438,7 +438,7 @@ def test_command_lines(base_path, tmp_path):
         np.testing.assert_array_equal(images, expected_images(["via grpc"], [0]))
 
         run = subprocess.run(
-            [sys.executable, "-m", "t2izoo.export.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
+            [sys.executable, "-m", "serving.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
              "--model_name=nope", "--caption=a cat", f"--out={tmp_path / 'no.png'}"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 1

@@ -27,7 +27,7 @@ the base path for new versions); the batch size limit applies with batching off 
 and requests are never split across batches.
 
 Example:
-    python -m t2izoo.export.server --model_base_path=/tmp/export/shapes_gan_int_cls \\
+    python -m serving.server --model_base_path=/tmp/export/shapes_gan_int_cls \\
         --model_name=shapes_gan_int_cls --grpc_port=8500 --rest_port=8501
 
     server = ModelServer([ModelConfig("dummy", "/tmp/export/dummy")], grpc_port=0, rest_port=0)
