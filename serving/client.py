@@ -32,10 +32,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from serving.protocol import DEFAULT_SIGNATURE, GRPC_MAX_MESSAGE_BYTES
 from t2izoo.errors import T2IError
-
-DEFAULT_SIGNATURE = "serving_default"
-GRPC_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
 class ServerResponseError(T2IError):
