@@ -17,13 +17,16 @@ INSTALL_REQUIRES = [
     "scipy>=1.11",
 ]
 TEST_REQUIRES = ["pytest>=8", "pytest-timeout>=2.3"]
+# The local TF Serving stand-in and clients (serving/) import grpc directly; tensorflow-serving-api
+# (install_requires) already pulls it in, so this extra only names it.
+SERVING_REQUIRES = ["grpcio>=1.60"]
 
 setup(
     name="t2izoo",
     version="0.1.0",
     description="Reference Keras 3 / TensorFlow implementations of text-to-image GANs",
-    packages=find_packages(include=["t2izoo", "t2izoo.*"]),
+    packages=find_packages(include=["t2izoo", "t2izoo.*", "serving", "serving.*"]),
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "serving": SERVING_REQUIRES},
 )

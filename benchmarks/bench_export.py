@@ -218,9 +218,9 @@ def run_concurrent(call, clients: int, per_client: int) -> dict:
 def bench_serving(model_dir, out, loaded, per_client: int, concurrency) -> dict:
     import tensorflow as tf
 
-    from t2izoo.export import client as client_lib
+    from serving import client as client_lib
     from t2izoo.export import saved_model as sm
-    from t2izoo.export import server as server_lib
+    from serving import server as server_lib
 
     export = sm.export_saved_model(model_dir, out, loaded=loaded)
     print(f"SavedModel: {export.path} ({export.generator} generator)")

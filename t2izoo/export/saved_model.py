@@ -56,7 +56,7 @@ TOKENS_SIGNATURE = "generate_from_tokens"
 TOKENIZE_SIGNATURE = "tokenize"
 DEFAULT_SEED = 0
 IMAGES_OUTPUT = "images"
-# TF Serving (and t2izoo.export.server) refuse these in model names.
+# TF Serving (and serving.server) refuse these in model names.
 _MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

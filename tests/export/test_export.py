@@ -31,9 +31,9 @@ from PIL import Image
 
 from t2izoo import registry
 from t2izoo.errors import CheckpointError, ConfigError
-from t2izoo.export import client as client_lib
+from serving import client as client_lib
 from t2izoo.export import saved_model as sm
-from t2izoo.export import server as server_lib
+from serving import server as server_lib
 from t2izoo.export import tflite
 from t2izoo.export.adapters import ExportAdapter
 from t2izoo.testing import tiny

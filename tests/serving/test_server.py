@@ -26,9 +26,14 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
+from serving import client as client_lib
+from serving.batching import Batcher, BatchingParameters
+from serving.model_config import ModelConfig, load_model_config
+from serving.protocol import DEFAULT_SIGNATURE, ServingError
+from serving.registry import ModelRegistry, find_versions
+from serving.server import ModelServer
 from t2izoo.errors import ConfigError, T2IError
-from t2izoo.export import client as client_lib
-from t2izoo.export import server as server_lib
+from t2izoo.export.saved_model import SERVING_SIGNATURE
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 8
@@ -76,10 +81,9 @@ def base_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(base_path):
-    server = server_lib.ModelServer(
-        [server_lib.ModelConfig("dummy", str(base_path))], grpc_port=0, rest_port=0,
-        batching=server_lib.BatchingParameters(max_batch_size=MAX_BATCH, batch_timeout_micros=30_000,
-                                               num_batch_threads=1))
+    server = ModelServer(
+        [ModelConfig("dummy", str(base_path))], grpc_port=0, rest_port=0,
+        batching=BatchingParameters(max_batch_size=MAX_BATCH, batch_timeout_micros=30_000, num_batch_threads=1))
     server.start()
     yield server
     server.stop()
@@ -212,6 +216,10 @@ def test_concurrent_requests_are_correct_and_batched(served):
     assert after["largest_batch_requests"] > 1
 
 
+def test_default_signature_is_tf_serving_s_and_the_exporter_s():
+    assert DEFAULT_SIGNATURE == tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY == SERVING_SIGNATURE
+
+
 def test_batcher_merges_splits_and_pads():
     calls = []
 
@@ -219,9 +227,9 @@ def test_batcher_merges_splits_and_pads():
         calls.append(len(inputs["x"]))
         return {"y": inputs["x"] * 10}
 
-    params = server_lib.BatchingParameters(max_batch_size=8, batch_timeout_micros=300_000, num_batch_threads=1,
-                                           allowed_batch_sizes=(4, 8))
-    batcher = server_lib._Batcher(run, params, "test")
+    params = BatchingParameters(max_batch_size=8, batch_timeout_micros=300_000, num_batch_threads=1,
+                                allowed_batch_sizes=(4, 8))
+    batcher = Batcher(run, params, "test")
     results = {}
 
     def worker(i):
@@ -236,7 +244,7 @@ def test_batcher_merges_splits_and_pads():
     assert calls == [8]  # 6 rows padded to the allowed size 8, one call
     for i in range(3):
         np.testing.assert_array_equal(results[i]["y"], [i * 10, i * 10])
-    with pytest.raises(server_lib.ServingError, match="shutting down"):
+    with pytest.raises(ServingError, match="shutting down"):
         batcher.submit({"x": np.zeros(1)}, 1)
 
 
@@ -355,12 +363,7 @@ def test_bad_rest_requests_are_refused_and_server_keeps_serving(served, method, 
     assert_still_serving(served)
 
 
-def test_config_files(base_path, tmp_path):
-    models = server_lib.load_model_config(str(REPO / "export" / "models.config"))
-    assert models and all(m.base_path.startswith("/models/") for m in models)
-    batching = server_lib.BatchingParameters.from_file(str(REPO / "export" / "batching.config"))
-    assert batching.max_batch_size >= 1 and batching.batch_timeout_micros > 0
-
+def test_model_config_file_with_versions_and_labels(base_path, tmp_path):
     config = tmp_path / "models.config"
     config.write_text(f"""
         # two versions of the dummy model, one labelled
@@ -374,9 +377,9 @@ def test_config_files(base_path, tmp_path):
           }}
         }}
     """)
-    (model,) = server_lib.load_model_config(str(config))
+    (model,) = load_model_config(str(config))
     assert model.versions == (1, 2) and dict(model.version_labels) == {"stable": 1}
-    registry = server_lib.ModelRegistry([model], max_batch_size=4, max_caption_length=100, batching=None)
+    registry = ModelRegistry([model], max_batch_size=4, max_caption_length=100, batching=None)
     try:
         stable = registry.resolve("dummy", label="stable")
         assert stable.version == 1 and registry.resolve("dummy").version == 2
@@ -385,18 +388,12 @@ def test_config_files(base_path, tmp_path):
     finally:
         registry.close()
 
-    with pytest.raises(ConfigError, match="line 2"):
-        server_lib.parse_text_proto("a: 1\nb { c: 2", "x.config")
-    with pytest.raises(ConfigError, match="unknown field"):
-        server_lib.BatchingParameters.from_text("max_batch_size { value: 4 } max_batch { value: 2 }")
-    with pytest.raises(ConfigError, match="must equal max_batch_size"):
-        server_lib.BatchingParameters.from_text("max_batch_size { value: 4 } allowed_batch_sizes: 2")
     with pytest.raises(ConfigError, match="does not exist"):
-        server_lib.find_versions(str(tmp_path / "missing"))
+        find_versions(str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="must be its parent"):
-        server_lib.find_versions(str(base_path / "2"))
+        find_versions(str(base_path / "2"))
     with pytest.raises(ConfigError, match="no versions"):
-        server_lib.find_versions(str(base_path / "notes"))
+        find_versions(str(base_path / "notes"))
 
 
 def _free_port():
@@ -408,7 +405,7 @@ def _free_port():
 def test_command_lines(base_path, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     grpc_port, rest_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "t2izoo.export.server", "--model_name=dummy"]
+    command = [sys.executable, "-m", "serving.server", "--model_name=dummy"]
     bad = subprocess.Popen(command + [f"--model_base_path={tmp_path / 'missing'}", "--grpc_port=0",
                                       f"--rest_port={_free_port()}"],
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -428,7 +425,7 @@ def test_command_lines(base_path, tmp_path):
                 time.sleep(0.25)
         out = tmp_path / "cli.png"
         run = subprocess.run(
-            [sys.executable, "-m", "t2izoo.export.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
+            [sys.executable, "-m", "serving.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
              "--model_name=dummy", "--caption=a red circle", "--caption=a cat", "--seed=2", f"--out={out}"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
@@ -438,7 +435,7 @@ def test_command_lines(base_path, tmp_path):
         np.testing.assert_array_equal(images, expected_images(["via grpc"], [0]))
 
         run = subprocess.run(
-            [sys.executable, "-m", "t2izoo.export.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
+            [sys.executable, "-m", "serving.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
              "--model_name=nope", "--caption=a cat", f"--out={tmp_path / 'no.png'}"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
         assert run.returncode == 1

@@ -1,6 +1,6 @@
 """Clients for a served text-to-image model: captions in, PNG files out.
 
-Both talk to TF Serving (`tensorflow_model_server`) or to the local `t2izoo.export.server`:
+Both talk to TF Serving (`tensorflow_model_server`) or to the local `serving.server`:
 
 - `GrpcClient`: `tensorflow.serving.PredictionService/Predict` with the captions as a
   `tf.make_tensor_proto` string tensor (and an optional int32 `seed` tensor);
@@ -12,7 +12,7 @@ The served signature (`serving_default` by default) takes `captions: DT_STRING[b
 if it declares it, `seed: DT_INT32[batch]`, and returns `images: DT_UINT8[batch, H, W, 3]`.
 
 Example:
-    python -m t2izoo.export.client --server=localhost:8500 --protocol=grpc \\
+    python -m serving.client --server=localhost:8500 --protocol=grpc \\
         --model_name=shapes_gan_int_cls --caption="a red circle" --seed=0 --out=out.png
 
     images = RestClient("localhost:8501", "shapes_gan_int_cls").predict(["a red circle"], seed=0)
@@ -32,10 +32,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from serving.protocol import DEFAULT_SIGNATURE, GRPC_MAX_MESSAGE_BYTES
 from t2izoo.errors import T2IError
-
-DEFAULT_SIGNATURE = "serving_default"
-GRPC_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
 class ServerResponseError(T2IError):
