@@ -21,14 +21,14 @@ import tensorflow as tf  # noqa: E402
 from t2izoo.models.gan_int_cls.config import GanIntClsConfig  # noqa: E402
 from t2izoo.data.shapes import ATTR_PRESENT, ATTRIBUTE_NAMES, swapped_caption_pair  # noqa: E402
 from t2izoo.generate import Text2Image  # noqa: E402
-from t2izoo.trainers import run_loop  # noqa: E402
+from t2izoo.data.datasets import load_dataset  # noqa: E402
 
 
 def discriminator_swap_accuracy(t2i, num_images: int = 500, seed: int = 0) -> dict:
     config, trainer = t2i.config, t2i.trainer
     if config.dataset != "shapes":
         raise SystemExit(f"Error: {config.dataset} has no attributes to swap; use a shapes run")
-    test = run_loop.load_dataset(config, "test")
+    test = load_dataset(config, "test")
     one = np.flatnonzero(np.asarray(test.attributes)[:, 1, ATTR_PRESENT] == 0)[:num_images]
     one = one[: len(one) // 2 * 2]
     size = config.image_size

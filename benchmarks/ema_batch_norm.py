@@ -29,7 +29,7 @@ import tensorflow as tf  # noqa: E402
 from t2izoo.evaluate import generate_samples, sample_plan  # noqa: E402
 from t2izoo.generate import Text2Image  # noqa: E402
 from t2izoo.metrics import shapes_evaluator as se  # noqa: E402
-from t2izoo.trainers import run_loop  # noqa: E402
+from t2izoo.data.datasets import load_dataset  # noqa: E402
 from t2izoo.utils.batch_norm import recompute_batch_norm_statistics  # noqa: E402
 
 
@@ -69,7 +69,7 @@ def main():
     evaluator = se.load_or_train_shapes_evaluator()
     t2i = Text2Image.load(args.model_dir, args.checkpoint, use_ema=True)
     config, trainer = t2i.config, t2i.trainer
-    image_set = run_loop.load_dataset(config, args.split)
+    image_set = load_dataset(config, args.split)
     indices, captions = sample_plan(image_set, args.num_samples)
     attributes = np.asarray(image_set.attributes)[indices]
     embeddings = np.load(os.path.join(args.model_dir, "caption_embeddings_train.npy"), mmap_mode="r")

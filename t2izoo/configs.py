@@ -65,6 +65,11 @@ class GanRunConfig(RunConfig):
     """Fields every GAN recipe shares.
 
     Args:
+        text_encoder_dir: model_dir of the pretraining run of the family's frozen text encoder
+            (its conditioner kind: char-CNN-RNN or DAMSM); default runs/<kind>_<dataset>.
+        z_dim: noise size (100 in every paper here).
+        ngf, ndf: base widths of the generator and the discriminator(s) (each family's own
+            meaning: GF_DIM / DF_DIM of the official configs).
         g_learning_rate, d_learning_rate: Adam learning rates of the generator and of the
             discriminator(s) (the papers here use 2e-4 for both; DF-GAN-style models 1e-4 / 4e-4).
         g_beta_1, g_beta_2, d_beta_1, d_beta_2: Adam betas of each side.
@@ -76,6 +81,10 @@ class GanRunConfig(RunConfig):
             to eval.jsonl); 0 skips it.
     """
 
+    text_encoder_dir: str = ""
+    z_dim: int = 100
+    ngf: int = 64
+    ndf: int = 64
     g_learning_rate: float = 0.0002
     d_learning_rate: float = 0.0002
     g_beta_1: float = 0.5
@@ -88,6 +97,47 @@ class GanRunConfig(RunConfig):
     eval_images: int = 0
 
 
+@dataclasses.dataclass(frozen=True)
+class ConditioningAugmentationConfig:
+    """Conditioning augmentation (StackGAN Sec. 3.1; `t2izoo.layers.ConditioningAugmentation`):
+    the sentence embedding becomes a Gaussian N(mu, sigma) the generator samples its condition
+    from, with a KL penalty towards N(0, I).
+
+    Args:
+        condition_dim: size of the condition (StackGAN EMBEDDING_DIM / N_g 128; AttnGAN 100).
+        kl_weight: weight of the KL term in G's loss (StackGAN and StackGAN++ code: COEFF.KL 2.0,
+            their papers' lambda 1; AttnGAN 1).
+    """
+
+    condition_dim: int = 128
+    kl_weight: float = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeGanConfig(GanRunConfig, ConditioningAugmentationConfig):
+    """Fields of the tree generators (StackGAN++, AttnGAN; `t2izoo.layers.TreeGenerator`): one
+    image per scale, base_size * 2^i for i < num_stages.
+
+    Args:
+        base_size: side of the first scale's images (BASE_SIZE 64).
+        num_stages: number of scales and discriminators (BRANCH_NUM 3: 64, 128, 256 px).
+        num_residual: residual blocks per refinement stage (R_NUM).
+        condition_dim, kl_weight: conditioning augmentation (`ConditioningAugmentationConfig`).
+    """
+
+    base_size: int = 64
+    num_stages: int = 3
+    num_residual: int = 2
+
+    @property
+    def image_sizes(self) -> tuple:
+        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
+
+    @property
+    def image_size(self) -> int:
+        return self.image_sizes[-1]
+
+
 # Names of fields before the family layout (t2izoo 0.1), read from older config.json files and
 # accepted by --override: old name -> the fields it sets now.
 LEGACY_FIELDS = {
@@ -95,6 +145,9 @@ LEGACY_FIELDS = {
     "beta_1": ("g_beta_1", "d_beta_1"),
     "beta_2": ("g_beta_2", "d_beta_2"),
     "residual_blocks": ("num_residual",),
+    "kl_coeff": ("kl_weight",),
+    "encoder_dir": ("text_encoder_dir",),
+    "damsm_dir": ("text_encoder_dir",),
 }
 
 

@@ -34,8 +34,8 @@ import numpy as np
 from absl import app, flags
 
 from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT, ATTR_SHAPE, ATTR_SIZE
+from t2izoo.data.datasets import load_dataset
 from t2izoo.errors import ConfigError, DataError
-from t2izoo.trainers import run_loop
 from t2izoo.utils.cli import run_main
 
 # Metrics by name: each takes an `EvalContext` and returns its result fields; `shapes_only`
@@ -262,7 +262,7 @@ def evaluate(t2i, metrics, num_samples: int, split: str, seed: int = 0, inceptio
     if config.dataset != "shapes" and shapes_only:
         raise ConfigError(f"{', '.join(shapes_only)} need a shapes run; {t2i.model_dir} was trained on "
                           f"{config.dataset}")
-    image_set = run_loop.load_dataset(config, split)
+    image_set = load_dataset(config, split)
     indices, captions = sample_plan(image_set, num_samples)
     t0 = time.time()
     fake = generate_samples(t2i, captions, seed, verbose=verbose)

@@ -13,7 +13,7 @@ from absl import app, flags
 from t2izoo import configs as config_lib
 from t2izoo import registry
 from t2izoo.data import text as text_lib
-from t2izoo.trainers import run_loop
+from t2izoo.trainers.checkpointing import restore_for_inference
 from t2izoo.utils.cli import run_main
 from t2izoo.utils.grid import save_captioned_grid
 from t2izoo.utils.pixels import to_uint8
@@ -47,7 +47,7 @@ class Text2Image:
     @classmethod
     def load(cls, model_dir: str, checkpoint_path: str | None = None, use_ema: bool = True) -> "Text2Image":
         recipe, config = recipe_for(model_dir)
-        trainer, context = run_loop.restore_for_inference(recipe, config, model_dir, checkpoint_path)
+        trainer, context = restore_for_inference(recipe, config, model_dir, checkpoint_path)
         t2i = cls(recipe, config, trainer, context, use_ema, model_dir)
         t2i.checkpoint = checkpoint_path
         return t2i

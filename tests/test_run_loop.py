@@ -14,6 +14,7 @@ import tensorflow as tf
 from t2izoo.callbacks.training import NonFiniteGuard
 from t2izoo import configs as config_lib
 from t2izoo.data import text as text_lib
+from t2izoo.data.datasets import load_dataset
 from t2izoo.errors import ConfigError, DataError, TrainingDiverged
 from t2izoo.generate import Text2Image
 from t2izoo.conditioning.char_cnn_rnn import pretrain as char_cnn_rnn
@@ -81,7 +82,7 @@ def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_
 def test_sje_hard_negatives_feed_changed_scene_captions_and_train(tmp_path):
     config = tiny.tiny_config("char_cnn_rnn", max_steps=2, sje_hard_negatives="shape,color_binding")
     recipe = char_cnn_rnn.CharCnnRnnRecipe()
-    train_set = run_loop.load_dataset(config, "train")
+    train_set = load_dataset(config, "train")
     chars = recipe.hard_negative_chars(config, {}, train_set)
     assert chars.shape == (config.shapes_train, 2, char_cnn_rnn.HARD_CAPTIONS, text_lib.CHAR_LENGTH)
     true = {text_lib.encode_chars(c).tobytes() for c in train_set.captions[0]}

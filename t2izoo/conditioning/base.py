@@ -25,13 +25,12 @@ from t2izoo.utils.files import write_json_atomic
 class Conditioner:
     """Base class; see `CharCnnRnnConditioner` and `DamsmConditioner`.
 
-    Subclasses set `kind` (the pretraining family's name), `dir_field` (the config field naming
-    the pretraining run), `stored_config` (the file a run directory keeps to rebuild the encoder
-    without the pretraining run) and implement the text methods below.
+    Subclasses set `kind` (the pretraining family's name) and `stored_config` (the file a run
+    directory keeps to rebuild the encoder without the pretraining run), and implement the text
+    methods below. The pretraining run is the config's `text_encoder_dir` (`GanRunConfig`).
     """
 
     kind = ""
-    dir_field = ""
     stored_config = ""
     #: why full-integer int8 does not apply to this encoder's TFLite file.
     int8_note = ""
@@ -45,8 +44,8 @@ class Conditioner:
     # -- finding the frozen encoder -----------------------------------------------------------------
     @classmethod
     def source_dir(cls, config) -> str:
-        """The pretraining run: the config's `dir_field`, default runs/<kind>_<dataset>."""
-        return getattr(config, cls.dir_field) or os.path.join("runs", f"{cls.kind}_{config.dataset}")
+        """The pretraining run: the config's `text_encoder_dir`, default runs/<kind>_<dataset>."""
+        return config.text_encoder_dir or os.path.join("runs", f"{cls.kind}_{config.dataset}")
 
     @classmethod
     def has_pretrained(cls, config) -> bool:
@@ -79,7 +78,7 @@ class Conditioner:
     def missing_message(cls, config) -> str:
         return (f"no pretrained {cls.kind} in {cls.source_dir(config)}: run `python -m t2izoo.recipes.{cls.kind} "
                 f"--dataset={config.dataset} --model_dir={cls.source_dir(config)}` first, or pass "
-                f"--override {cls.dir_field}=...")
+                f"--override text_encoder_dir=...")
 
     @classmethod
     def prepare_run_dir(cls, config, model_dir: str):

@@ -45,3 +45,15 @@ def load_split(name: str, split: str, root: str | None = None, image_size: int =
         raise DataError(f"dataset {name!r} needs --data_dir pointing at its root directory")
     module = importlib.import_module(module_name)
     return module.load(root, split, image_size, **options)
+
+
+def load_dataset(config, split: str):
+    """The `CaptionedImageSet` that `config` names."""
+    options = {}
+    if config.dataset == "shapes":
+        from t2izoo.data.shapes import ShapesConfig
+
+        options["config"] = ShapesConfig(num_train=config.shapes_train, num_test=config.shapes_test,
+                                         num_novel=max(config.shapes_test // 2, 1), seed=config.seed)
+    size = max(getattr(config, "image_sizes", None) or (getattr(config, "image_size", 64),))
+    return load_split(config.dataset, split, config.data_dir, size, **options)

@@ -3,7 +3,8 @@
     python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=saved_model --out=/tmp/export
     python -m t2izoo.export --model_dir=runs/gan_int_cls_shapes --format=tflite --quantize=int8 --out=/tmp/export
 
-Every generator recipe exports (GAN-INT-CLS, StackGAN Stage-I/II, StackGAN++, AttnGAN).
+Every generator family exports through one path (t2izoo/export/adapters.py: the run's conditioner,
+then its trainer's `generate`).
 SavedModels go to `OUT/<model_name>/<version>/` (TF Serving's layout), TFLite files to
 `OUT/<model_name>/tflite/`; `--int8_keep_float=TANH,...` leaves named generator ops out of
 full-integer quantization (see t2izoo/export/tflite.py); `--int8_refine_steps` (default 600, 0 to
@@ -60,7 +61,7 @@ def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_s
                 f"{result.seconds:.1f} s): signatures "
                 f"{saved_model.SERVING_SIGNATURE}(captions), {saved_model.SEEDED_SIGNATURE}(captions, seed), "
                 f"{saved_model.TOKENS_SIGNATURE}, {saved_model.TOKENIZE_SIGNATURE}",
-                f"serve it: python -m t2izoo.export.server --model_base_path={os.path.dirname(result.path)} "
+                f"serve it: python -m serving.server --model_base_path={os.path.dirname(result.path)} "
                 f"--model_name={result.model_name}"]
     from t2izoo.export import tflite
 

@@ -60,9 +60,9 @@ def named_function(names, body, input_signature):
 
 def sample_captions(config, split: str, num: int, rng) -> list:
     """`num` captions drawn without replacement (while there are enough) from a split's captions."""
-    from t2izoo.trainers import run_loop
+    from t2izoo.data.datasets import load_dataset
 
-    captions = [c for caps in run_loop.load_dataset(config, split).captions for c in caps]
+    captions = [c for caps in load_dataset(config, split).captions for c in caps]
     return [captions[i] for i in rng.choice(len(captions), size=num, replace=len(captions) < num)]
 
 

@@ -98,18 +98,18 @@ def check_checkpoint(model_dir: str) -> str:
     """
     import tensorflow as tf
 
-    from t2izoo.trainers import run_loop
+    from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR
 
     if not os.path.isdir(model_dir):
         raise CheckpointError(f"model_dir {model_dir} does not exist")
-    ckpt_dir = os.path.join(model_dir, run_loop.CHECKPOINT_SUBDIR)
+    ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
     try:
         state = tf.train.get_checkpoint_state(ckpt_dir)
     except (tf.errors.OpError, ValueError) as err:  # an unparsable state file
         raise CheckpointError(f"{ckpt_dir}/checkpoint is unreadable: {str(err).strip().splitlines()[0]}") from None
     if state is None or not state.model_checkpoint_path:
         raise CheckpointError(
-            f"{model_dir} has no checkpoint in {run_loop.CHECKPOINT_SUBDIR}/ (no 'checkpoint' state file "
+            f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (no 'checkpoint' state file "
             f"naming a saved step): train first, or wait for the first save")
     latest = state.model_checkpoint_path  # already joined to ckpt_dir when stored relative
     if not os.path.exists(latest + ".index"):

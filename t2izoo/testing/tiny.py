@@ -34,9 +34,7 @@ def tiny_config(name: str, encoder_dir: str = "", **changes):
     family = registry.get(name)
     base = dict(TINY_DATA, **family.tiny)
     if family.conditioner:
-        from t2izoo.conditioning import conditioner_class
-
-        base[conditioner_class(family.conditioner).dir_field] = encoder_dir
+        base["text_encoder_dir"] = encoder_dir
     return dataclasses.replace(family.presets["shapes"], **{**base, **changes})
 
 

@@ -16,10 +16,11 @@ from t2izoo import configs as config_lib
 from t2izoo import registry
 from t2izoo.data.datasets import DATASETS
 from t2izoo.errors import ConfigError
+from t2izoo.trainers import run_loop
+from t2izoo.trainers.run_loop import STRATEGIES
 from t2izoo.utils.cli import run_main
 
 FLAGS = flags.FLAGS
-STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def define_flags(presets: dict, default_dataset: str = "shapes", generator: bool = True):
@@ -59,8 +60,6 @@ def run_recipe(name: str):
         del argv
 
         def _run():
-            from t2izoo.trainers import run_loop
-
             recipe = recipe_cls()
             config = recipe.config_from_flags(resolve_config(recipe.presets_from_flags(family.presets)))
             kwargs = {}

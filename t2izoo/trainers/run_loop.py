@@ -31,14 +31,12 @@ from t2izoo.callbacks.training import (CheckpointCallback, NonFiniteGuard, Sampl
 from t2izoo import configs as config_lib
 from t2izoo import registry
 from t2izoo.data import text as text_lib
-from t2izoo.data.datasets import load_split
 from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
-from t2izoo.data.shapes import ShapesConfig
 from t2izoo.errors import CheckpointError, ConfigError
-from t2izoo.trainers.cli import STRATEGIES
-from t2izoo.trainers.checkpointing import make_checkpoint
+from t2izoo.data.datasets import load_dataset
+from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR, make_checkpoint
 
-CHECKPOINT_SUBDIR = "checkpoints"
+STRATEGIES = ("default", "mirrored", "multi_worker")
 SAMPLE_ROWS, SAMPLE_COLS = 8, 8
 
 
@@ -61,16 +59,6 @@ def is_chief(strategy) -> bool:
     if resolver is None or not getattr(resolver, "task_type", None):
         return True
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
-
-
-def load_dataset(config, split: str):
-    """The `CaptionedImageSet` that `config` names."""
-    options = {}
-    if config.dataset == "shapes":
-        options["config"] = ShapesConfig(num_train=config.shapes_train, num_test=config.shapes_test,
-                                         num_novel=max(config.shapes_test // 2, 1), seed=config.seed)
-    size = max(getattr(config, "image_sizes", None) or (getattr(config, "image_size", 64),))
-    return load_split(config.dataset, split, config.data_dir, size, **options)
 
 
 def load_or_build_vocab(model_dir: str, train_set) -> text_lib.Vocabulary:
@@ -329,30 +317,3 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         evaluate_after_training(config, model_dir, recipe.name)
     recipe.finish(trainer, config, context, model_dir)
     return trainer
-
-
-def restore_for_inference(recipe: Recipe, config, model_dir: str, checkpoint_path: str | None = None):
-    """Builds the trainer of a finished/paused run and restores its latest (or the given) checkpoint."""
-    ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-    latest = checkpoint_path or tf.train.latest_checkpoint(ckpt_dir)
-    if checkpoint_path and not os.path.exists(checkpoint_path + ".index"):
-        raise CheckpointError(f"no checkpoint at {checkpoint_path} (expected {checkpoint_path}.index)")
-    if latest is None:
-        raise CheckpointError(f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (train first, or "
-                              "the run was stopped before its first save)")
-    vocab = text_lib.Vocabulary.load(model_dir)
-    train_set = None
-    context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir, "steps_per_epoch": 1,
-               **recipe.prepare(config, model_dir, vocab)}
-    trainer = recipe.build_trainer(config, context)
-    example = recipe.example_batch(config, context)
-    trainer.build_from_batch(example)
-    checkpoint = recipe.checkpoint(trainer)
-    try:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as err:
-        raise CheckpointError(f"cannot restore {latest}: {str(err).splitlines()[0]}") from None
-    if hasattr(trainer, "sync_ema"):
-        trainer.sync_ema()
-    return trainer, context
-

@@ -96,10 +96,10 @@ def test_stage2_trains_while_stage1_stays_frozen(rng):
                                np.asarray(high), atol=1e-6)
 
 
-def test_paper_kl_coefficient_option():
-    assert STACKGAN_PRESETS["cub"].kl_coeff == 2.0  # official code
-    config = config_lib.apply_overrides(STACKGAN_PRESETS["cub"], ["kl_coeff=1"])  # paper's lambda
-    assert config.kl_coeff == 1.0
+def test_paper_kl_weighticient_option():
+    assert STACKGAN_PRESETS["cub"].kl_weight == 2.0  # official code
+    config = config_lib.apply_overrides(STACKGAN_PRESETS["cub"], ["kl_weight=1"])  # paper's lambda
+    assert config.kl_weight == 1.0
 
 
 def test_config_round_trip_and_presets(tmp_path):

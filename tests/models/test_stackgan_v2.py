@@ -105,8 +105,8 @@ def test_config_round_trip_and_presets(tmp_path):
         assert config_lib.load_config(StackGanV2Config, str(tmp_path)) == config
     cub = STACKGAN_V2_PRESETS["cub"]
     assert cub.image_sizes == (64, 128, 256)
-    assert (cub.batch_size, cub.ngf, cub.ndf, cub.condition_dim, cub.num_residual, cub.kl_coeff,
-            cub.uncond_weight, cub.ema_decay, cub.beta_2) == (24, 64, 64, 128, 2, 2.0, 1.0, 0.999, 0.999)
+    assert (cub.batch_size, cub.ngf, cub.ndf, cub.condition_dim, cub.num_residual, cub.kl_weight,
+            cub.uncond_weight, cub.ema_decay, cub.g_beta_2, cub.d_beta_2) == (24, 64, 64, 128, 2, 2.0, 1.0, 0.999, 0.999, 0.999)
 
 
 def _conv(k, cin, cout):

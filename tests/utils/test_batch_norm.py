@@ -43,6 +43,7 @@ def test_no_batches_leave_the_statistics_alone():
 def test_char_cnn_rnn_run_saves_re_estimated_image_statistics(tmp_path, monkeypatch):
     from t2izoo.conditioning.char_cnn_rnn import pretrain as char_cnn_rnn
     from t2izoo.trainers import run_loop
+    from t2izoo.trainers.checkpointing import restore_for_inference
     from t2izoo.utils import batch_norm
 
     recorded = {}
@@ -59,7 +60,7 @@ def test_char_cnn_rnn_run_saves_re_estimated_image_statistics(tmp_path, monkeypa
     config = tiny.tiny_config("char_cnn_rnn", max_steps=2, checkpoint_every=2)  # step 2 is saved before finalize
     run_loop.train_config(config, str(tmp_path), verbose=0)
 
-    trainer, _ = run_loop.restore_for_inference(char_cnn_rnn.CharCnnRnnRecipe(), config, str(tmp_path))
+    trainer, _ = restore_for_inference(char_cnn_rnn.CharCnnRnnRecipe(), config, str(tmp_path))
     restored = [v.numpy() for layer in batch_norm_layers(trainer.image_encoder)
                 for v in (layer.moving_mean, layer.moving_variance)]
     assert recorded["used"] == 3

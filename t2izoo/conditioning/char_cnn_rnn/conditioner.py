@@ -31,7 +31,6 @@ class CharCnnRnnConditioner(Conditioner):
     """
 
     kind = "char_cnn_rnn"
-    dir_field = "encoder_dir"
     stored_config = "text_encoder.json"
     int8_note = ("the char-CNN-RNN's GRU is a WHILE loop, which full-integer calibration does not handle; "
                  "weights are int8, activations float")

@@ -2,7 +2,7 @@
 
     python -m t2izoo.recipes.char_cnn_rnn --dataset=shapes
 
-The encoder is then frozen and conditions GAN-INT-CLS, StackGAN and StackGAN++ (`encoder_dir` of
+The encoder is then frozen and conditions GAN-INT-CLS, StackGAN and StackGAN++ (`text_encoder_dir` of
 those recipes; `CharCnnRnnConditioner`).
 """
 
@@ -18,6 +18,7 @@ from t2izoo import configs as config_lib
 from t2izoo.conditioning.char_cnn_rnn.config import CharCnnRnnConfig
 from t2izoo.conditioning.char_cnn_rnn.trainer import SJE_NEGATIVES, SjeTrainer
 from t2izoo.data import text as text_lib
+from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.encoders.small_cnn import SmallImageEncoder
@@ -25,6 +26,7 @@ from t2izoo.errors import ConfigError
 from t2izoo.metrics.attribute_swap import shapes_binding_accuracy, shapes_swap_accuracy
 from t2izoo.data.shapes import parse_hard_negative_kinds
 from t2izoo.trainers import run_loop
+from t2izoo.trainers.checkpointing import restore_for_inference
 from t2izoo.trainers.optimizers import jit_compile
 from t2izoo.utils.batch_norm import refresh_small_cnn_statistics
 
@@ -34,16 +36,17 @@ HARD_CAPTIONS = 4  # captions per changed scene for `sje_hard_negatives`
 
 
 def build_text_encoder(config: CharCnnRnnConfig) -> CharCnnRnnEncoder:
-    return CharCnnRnnEncoder(config.conv_channels, config.rnn_dim, config.embedding_dim)
+    return CharCnnRnnEncoder(conv_channels=config.conv_channels, rnn_dim=config.rnn_dim,
+                             embedding_dim=config.embedding_dim)
 
 
 def build_image_encoder(config: CharCnnRnnConfig):
     if config.image_encoder == "small_cnn":
-        return SmallImageEncoder(config.embedding_dim)
+        return SmallImageEncoder(embedding_dim=config.embedding_dim)
     if config.image_encoder == "inception":
         from t2izoo.encoders.inception import InceptionImageEncoder
 
-        return InceptionImageEncoder(config.embedding_dim, config.inception_weights)
+        return InceptionImageEncoder(embedding_dim=config.embedding_dim, weights_path=config.inception_weights)
     raise ConfigError(f"image_encoder must be small_cnn or inception, not {config.image_encoder!r}")
 
 
@@ -80,7 +83,7 @@ class CharCnnRnnRecipe(run_loop.Recipe):
         return out
 
     def build_trainer(self, config, context):
-        trainer = SjeTrainer(build_text_encoder(config), build_image_encoder(config), config.image_size,
+        trainer = SjeTrainer(build_text_encoder(config), build_image_encoder(config), image_size=config.image_size,
                              negatives=config.sje_negatives, hard_negatives=bool(config.sje_hard_negatives))
         schedule = keras.optimizers.schedules.ExponentialDecay(
             config.learning_rate, decay_steps=context["steps_per_epoch"], decay_rate=config.lr_decay, staircase=True)
@@ -114,7 +117,7 @@ class CharCnnRnnRecipe(run_loop.Recipe):
             print(f"[{NAME}] linear probe of the caption embedding (one-object test captions): "
                   + ", ".join(f"{k} {100 * v:.1f} %" for k, v in probe.items()))
             lines += [f"probe_{k}={100 * v:.2f}" for k, v in probe.items()]
-            test = run_loop.load_dataset(config, "test")
+            test = load_dataset(config, "test")
             encode_i = lambda x: encode_images(trainer.image_encoder, x)  # noqa: E731
             encode_c = lambda c: encode_captions(trainer.text_encoder, c)  # noqa: E731
             swaps = shapes_swap_accuracy(encode_i, encode_c, test, config.image_size, seed=config.seed, cosine=False)
@@ -151,7 +154,7 @@ def retrieval_r_precision(trainer, config, num_images: int = 1000):
     """R-precision of the joint embedding on the test split (image -> 1 true + 99 captions)."""
     from t2izoo.metrics.r_precision import r_precision, sample_mismatched_indices
 
-    test = run_loop.load_dataset(config, "test")
+    test = load_dataset(config, "test")
     n = min(num_images, len(test))
     images = test.load_images(np.arange(n), (config.image_size,))[config.image_size]
     image_vecs = encode_images(trainer.image_encoder, images.astype(np.float32) / 127.5 - 1.0)
@@ -168,7 +171,7 @@ def _probe_features(text_encoder, config, num_objects: int, num_images: int):
 
     out = []
     for split, seed in (("train", config.seed), ("test", config.seed + 1)):
-        images = run_loop.load_dataset(config, split)
+        images = load_dataset(config, split)
         rng = np.random.default_rng(seed)
         chosen = np.flatnonzero(images.attributes[:, 1, ATTR_PRESENT] == (num_objects - 1))[:num_images]
         captions = [images.captions[i][rng.integers(len(images.captions[i]))] for i in chosen]
@@ -212,6 +215,6 @@ def load_text_encoder(encoder_dir: str) -> CharCnnRnnEncoder:
     """The frozen text encoder of a finished pretraining run."""
     config = config_lib.load_config(CharCnnRnnConfig, encoder_dir)
     recipe = CharCnnRnnRecipe()
-    trainer, _ = run_loop.restore_for_inference(recipe, config, encoder_dir)
+    trainer, _ = restore_for_inference(recipe, config, encoder_dir)
     trainer.text_encoder.trainable = False
     return trainer.text_encoder

@@ -31,7 +31,6 @@ class DamsmConditioner(Conditioner):
     """
 
     kind = "damsm"
-    dir_field = "damsm_dir"
     stored_config = "damsm_config.json"
     int8_note = ("the bi-LSTM is a WHILE loop, which full-integer calibration does not handle; "
                  "weights are int8, activations float")

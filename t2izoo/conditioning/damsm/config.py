@@ -11,7 +11,22 @@ from t2izoo.registry import Family, register
 
 
 @dataclasses.dataclass(frozen=True)
-class DamsmConfig(RunConfig):
+class DamsmLossConfig:
+    """The DAMSM loss settings, shared by its pretraining and every GAN trained with it.
+
+    Args:
+        gamma1, gamma2, gamma3: 4.0 / 5.0 / 10.0 (code; the paper text says gamma1 = 5).
+        aggregation: `code` (log-sum-exp as in words_loss) or `paper` (Eq. 10's 1/gamma2 power).
+    """
+
+    gamma1: float = 4.0
+    gamma2: float = 5.0
+    gamma3: float = 10.0
+    aggregation: str = "code"
+
+
+@dataclasses.dataclass(frozen=True)
+class DamsmConfig(RunConfig, DamsmLossConfig):
     """DAMSM pretraining (code/pretrain_DAMSM.py, cfg/DAMSM/bird.yml).
 
     Args:
@@ -24,8 +39,7 @@ class DamsmConfig(RunConfig):
             direction, 0.5); features are 2 * hidden_dim = 256.
         embedding_dim: joint space D (256 = 2 * hidden_dim).
         small_cnn_widths, small_cnn_global_widths: `small_cnn` encoder widths.
-        gamma1, gamma2, gamma3: 4.0 / 5.0 / 10.0 (code; the paper text says gamma1 = 5).
-        aggregation: `code` (log-sum-exp as in words_loss) or `paper` (Eq. 10's 1/gamma2 power).
+        gamma1, gamma2, gamma3, aggregation: the DAMSM loss (`DamsmLossConfig`).
         learning_rate, beta_1: Adam 0.002, (0.5, 0.999) (ENCODER_LR).
         lr_decay, lr_floor: lr x 0.98 per epoch while above learning_rate * lr_floor (1/10).
         rnn_grad_clip: global-norm clip of the text encoder's gradients (RNN_GRAD_CLIP 0.25).
@@ -40,10 +54,6 @@ class DamsmConfig(RunConfig):
     embedding_dim: int = 256
     small_cnn_widths: tuple = (32, 64, 128)
     small_cnn_global_widths: tuple = (256,)
-    gamma1: float = 4.0
-    gamma2: float = 5.0
-    gamma3: float = 10.0
-    aggregation: str = "code"
     learning_rate: float = 0.002
     beta_1: float = 0.5
     lr_decay: float = 0.98

@@ -3,7 +3,7 @@
     python -m t2izoo.recipes.damsm --dataset=shapes
     python -m t2izoo.recipes.damsm --dataset=cub --override inception_weights=/path/inception_v3.h5
 
-The frozen encoders then condition AttnGAN and give its DAMSM loss (`damsm_dir` of that
+The frozen encoders then condition AttnGAN and give its DAMSM loss (`text_encoder_dir` of that
 recipe; `DamsmConditioner`). At the end the test R-precision (image -> its caption among 1 + 99 other-class
 captions, global vectors) is printed and written to `retrieval.txt`.
 """
@@ -19,12 +19,14 @@ import tensorflow as tf
 from t2izoo import configs as config_lib
 from t2izoo.conditioning.damsm.config import DamsmConfig
 from t2izoo.conditioning.damsm.trainer import DamsmTrainer
+from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions, image_to_float
 from t2izoo.encoders.bilstm import BiLstmTextEncoder
 from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEncoder
 from t2izoo.errors import ConfigError
 from t2izoo.metrics.attribute_swap import shapes_swap_accuracy
 from t2izoo.trainers import run_loop
+from t2izoo.trainers.checkpointing import restore_for_inference
 from t2izoo.trainers.checkpointing import make_checkpoint
 from t2izoo.trainers.optimizers import jit_compile
 from t2izoo.utils.batch_norm import refresh_small_cnn_statistics
@@ -56,8 +58,8 @@ class EpochDecayWithFloor(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def build_text_encoder(config: DamsmConfig, vocab_size: int) -> BiLstmTextEncoder:
-    return BiLstmTextEncoder(vocab_size, config.word_embedding_dim, config.hidden_dim, config.dropout,
-                             name="text_encoder")
+    return BiLstmTextEncoder(vocab_size=vocab_size, embedding_dim=config.word_embedding_dim,
+                             hidden_dim=config.hidden_dim, dropout=config.dropout, name="text_encoder")
 
 
 def build_image_encoder(config: DamsmConfig):
@@ -65,10 +67,11 @@ def build_image_encoder(config: DamsmConfig):
         raise ConfigError(f"embedding_dim={config.embedding_dim} must be 2 * hidden_dim={2 * config.hidden_dim} "
                           "(the bi-LSTM's word/sentence features)")
     if config.image_encoder == "small_cnn":
-        return DamsmSmallCnnEncoder(config.embedding_dim, config.small_cnn_widths, config.small_cnn_global_widths,
-                                    name="image_encoder")
+        return DamsmSmallCnnEncoder(embedding_dim=config.embedding_dim, widths=config.small_cnn_widths,
+                                    global_widths=config.small_cnn_global_widths, name="image_encoder")
     if config.image_encoder == "inception":
-        return DamsmInceptionEncoder(config.embedding_dim, config.inception_weights or None, name="image_encoder")
+        return DamsmInceptionEncoder(embedding_dim=config.embedding_dim, weights_path=config.inception_weights or None,
+                                     name="image_encoder")
     raise ConfigError(f"image_encoder must be small_cnn or inception, not {config.image_encoder!r}")
 
 
@@ -81,7 +84,8 @@ class DamsmRecipe(run_loop.Recipe):
 
     def build_trainer(self, config, context):
         trainer = DamsmTrainer(build_text_encoder(config, len(context["vocab"])), build_image_encoder(config),
-                               config.image_size, config.gamma1, config.gamma2, config.gamma3, config.aggregation)
+                               image_size=config.image_size, gamma1=config.gamma1, gamma2=config.gamma2,
+                               gamma3=config.gamma3, aggregation=config.aggregation)
 
         def adam(clip=None):
             schedule = EpochDecayWithFloor(config.learning_rate, context["steps_per_epoch"], config.lr_decay,
@@ -117,7 +121,7 @@ class DamsmRecipe(run_loop.Recipe):
             swaps = shapes_swap_accuracy(
                 lambda x: encode_images(trainer.image_encoder, x),
                 lambda c: encode_captions(trainer.text_encoder, context["vocab"], c, config.max_words)[1],
-                run_loop.load_dataset(config, "test"), config.image_size, seed=config.seed)
+                load_dataset(config, "test"), config.image_size, seed=config.seed)
             print(f"[{NAME}] attribute-swap accuracy (image closer to its caption than to the caption with one "
                   "attribute changed; 50 % = blind): " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in swaps.items()))
             lines += [f"swap_{k}={100 * v:.2f}" for k, v in swaps.items()]
@@ -150,7 +154,7 @@ def retrieval_r_precision(text_encoder, image_encoder, vocab, config, split="tes
     """R-precision of the DAMSM encoders on real `split` images and their first captions."""
     from t2izoo.metrics.r_precision import r_precision, sample_mismatched_indices
 
-    image_set = run_loop.load_dataset(config, split)
+    image_set = load_dataset(config, split)
     n = min(num_images, len(image_set))
     images = image_to_float(image_set.load_images(np.arange(n), (config.image_size,))[config.image_size]
                             .astype(np.float32))
@@ -163,7 +167,7 @@ def retrieval_r_precision(text_encoder, image_encoder, vocab, config, split="tes
 def load_encoders(damsm_dir: str):
     """(text_encoder, image_encoder, config, vocab) of a DAMSM run, frozen."""
     config = config_lib.load_config(DamsmConfig, damsm_dir)
-    trainer, context = run_loop.restore_for_inference(DamsmRecipe(), config, damsm_dir)
+    trainer, context = restore_for_inference(DamsmRecipe(), config, damsm_dir)
     for model in (trainer.text_encoder, trainer.image_encoder):
         model.trainable = False
     return trainer.text_encoder, trainer.image_encoder, config, context["vocab"]

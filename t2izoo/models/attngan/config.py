@@ -3,59 +3,40 @@ taoxugit/AttnGAN code/cfg (bird_attn2.yml, coco_attn2.yml)."""
 
 import dataclasses
 
-from t2izoo.configs import GanRunConfig
+from t2izoo.conditioning.damsm.config import DamsmLossConfig
+from t2izoo.configs import TreeGanConfig
 from t2izoo.registry import Family, register
 
 
 @dataclasses.dataclass(frozen=True)
-class AttnGanConfig(GanRunConfig):
+class AttnGanConfig(TreeGanConfig, DamsmLossConfig):
     """AttnGAN generator/discriminators (code/cfg/bird_attn2.yml, coco_attn2.yml, trainer.py).
 
     Args:
-        damsm_dir: model_dir of a DAMSM pretraining run (its frozen encoders condition G and
-            give the DAMSM loss); default runs/damsm_<dataset>.
-        base_size: side of the first stage's images (64).
-        num_stages: generator stages / discriminators (3: 64, 128, 256 px).
-        ngf, ndf: GF_DIM, DF_DIM (CUB 32/64, COCO 48/96).
-        z_dim: noise size (100).
+        text_encoder_dir: model_dir of a DAMSM pretraining run (its frozen encoders condition G and
+            give the DAMSM loss; `GanRunConfig`); default runs/damsm_<dataset>.
+        base_size, num_stages: 64 px, 3 stages / discriminators (64, 128, 256 px; `TreeGanConfig`).
+        ngf, ndf: GF_DIM, DF_DIM (CUB 32/64, COCO 48/96); z_dim: noise size (100).
         condition_dim: conditioning augmentation size (100).
         num_residual: R_NUM residual blocks per attention stage (CUB 2, COCO 3).
         damsm_weight: lambda of the DAMSM loss in G (CUB 5, COCO 50).
         kl_weight: weight of the CA KL term (1, as trainer.py).
-        gamma1, gamma2, gamma3, aggregation: DAMSM loss settings (as `DamsmConfig`).
+        gamma1, gamma2, gamma3, aggregation: the DAMSM loss (`DamsmLossConfig`).
         g_learning_rate, d_learning_rate, g_beta_1, d_beta_1: Adam 2e-4, 0.5 for G and each D;
             no decay (`GanRunConfig`).
         ema_decay: EMA of G (avg_param_G, 0.999) used for samples, attention maps and export.
         eval_images: images per split for the evaluation after training (`GanRunConfig`; 1000).
     """
 
-    damsm_dir: str = ""
-    base_size: int = 64
-    num_stages: int = 3
     ngf: int = 32
-    ndf: int = 64
-    z_dim: int = 100
     condition_dim: int = 100
-    num_residual: int = 2
     damsm_weight: float = 5.0
     kl_weight: float = 1.0
-    gamma1: float = 4.0
-    gamma2: float = 5.0
-    gamma3: float = 10.0
-    aggregation: str = "code"
     eval_images: int = 1000
     batch_size: int = 20
     num_epochs: int = 600
     checkpoint_every: int = 1000
     sample_every: int = 1000
-
-    @property
-    def image_sizes(self) -> tuple:
-        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
-
-    @property
-    def image_size(self) -> int:
-        return self.image_sizes[-1]
 
 
 ATTNGAN_PRESETS = {

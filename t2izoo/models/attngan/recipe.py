@@ -3,7 +3,7 @@
     python -m t2izoo.recipes.damsm --dataset=shapes        # pretrain the DAMSM encoders
     python -m t2izoo.recipes.attngan --dataset=shapes      # train the GAN
     python -m t2izoo.recipes.attngan --dataset=coco --data_dir=/data/coco \
-        --override damsm_dir=runs/damsm_coco
+        --override text_encoder_dir=runs/damsm_coco
 
 On `shapes`, a missing DAMSM run is pretrained first (`--auto_pretrain`). The run directory
 gets sample grids (samples/), the evaluation after training (eval.jsonl, `eval_images`) and,
@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions
 from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
 from t2izoo.layers.stage_discriminator import StageDiscriminator
@@ -55,7 +56,7 @@ class AttnGanRecipe(run_loop.Recipe):
         return trainer
 
     def finish(self, trainer, config, context, model_dir):
-        captions = run_loop.fixed_sample_captions(run_loop.load_dataset(config, "test"), rows=4)
+        captions = run_loop.fixed_sample_captions(load_dataset(config, "test"), rows=4)
         path = write_attention_figures(trainer, context["conditioner"], captions, model_dir,
                                        f"step_{self.step(trainer)}", config.seed)
         print(f"[{self.name}] attention figures: {path}")

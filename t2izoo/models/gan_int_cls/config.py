@@ -11,7 +11,6 @@ class GanIntClsConfig(GanRunConfig):
     """GAN-INT-CLS hyper-parameters (defaults: icml2016 scripts/train_cub.sh).
 
     Args:
-        encoder_dir: model_dir of a pretrained char-CNN-RNN run (its frozen encoder conditions G/D).
         image_size: 64 in the paper.
         z_dim, text_proj_dim, ngf, ndf: nz=100, nt=128, ngf=128, ndf=64 (COCO 196/196).
         residual: the residual bottlenecks of icml2016's netG/netD.
@@ -40,12 +39,9 @@ class GanIntClsConfig(GanRunConfig):
             text by an inner product with its image features (`MatchingAwareDiscriminator`).
     """
 
-    encoder_dir: str = ""
     image_size: int = 64
-    z_dim: int = 100
     text_proj_dim: int = 128
     ngf: int = 128
-    ndf: int = 64
     residual: bool = True
     num_embeddings: int = 4
     cls_weight: float = 0.5

@@ -2,45 +2,40 @@
 
 import dataclasses
 
-from t2izoo.configs import GanRunConfig
+from t2izoo.configs import ConditioningAugmentationConfig, GanRunConfig
 from t2izoo.registry import Family, register
 
 
 @dataclasses.dataclass(frozen=True)
-class StackGanConfig(GanRunConfig):
+class StackGanConfig(GanRunConfig, ConditioningAugmentationConfig):
     """StackGAN hyper-parameters (defaults: hanzhanggit/StackGAN stageI/cfg/birds.yml).
 
     One config per stage: `stage=1` trains Stage-I; `stage=2` trains Stage-II on top of the
     frozen Stage-I run in `stage1_dir` (its architecture fields must match that run's).
 
     Args:
-        encoder_dir: model_dir of a pretrained char-CNN-RNN run (its frozen encoder conditions G/D).
         stage: 1 or 2.
         stage1_dir: Stage-II: model_dir of the trained Stage-I run.
         image_size: Stage-I output side (64).
         hr_image_size: Stage-II output side (256).
-        z_dim, condition_dim: Z_DIM = 100, EMBEDDING_DIM (CA size N_g) = 128.
+        z_dim, condition_dim: Z_DIM = 100, EMBEDDING_DIM (CA size N_g) = 128 (`GanRunConfig`,
+            `ConditioningAugmentationConfig`).
         ngf, ndf: GF_DIM = 128, DF_DIM = 64 (COCO, StackGAN-Pytorch: 192 / 96).
         num_residual: Stage-II residual blocks (4 in the TF code; COCO R_NUM = 2).
         num_embeddings: caption embeddings averaged per sample (NUM_EMBEDDING = 4).
-        kl_coeff: COEFF.KL = 2.0 in the code (the paper's lambda = 1: `--override kl_coeff=1`).
+        kl_weight: COEFF.KL = 2.0 in the code (the paper's lambda = 1: `--override kl_weight=1`).
         g_learning_rate, d_learning_rate, g_beta_1, d_beta_1: Adam 2e-4, 0.5 (G and D; `GanRunConfig`).
         lr_decay_epochs: both rates halved every this many epochs (LR_DECAY_EPOCH: 50 Stage-I, 100 Stage-II).
         ema_decay: EMA of G for samples and export (not in StackGAN; 0 disables).
     """
 
-    encoder_dir: str = ""
     stage: int = 1
     stage1_dir: str = ""
     image_size: int = 64
     hr_image_size: int = 256
-    z_dim: int = 100
-    condition_dim: int = 128
     ngf: int = 128
-    ndf: int = 64
     num_residual: int = 4
     num_embeddings: int = 4
-    kl_coeff: float = 2.0
     lr_decay_epochs: int = 50
 
     @property

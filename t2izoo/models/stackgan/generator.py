@@ -117,12 +117,12 @@ class StageIIGenerator(keras.Model):
         self.image_size = image_size
         self.low_size = low_size
         self.condition_dim = condition_dim
+        self.ca = ConditioningAugmentation(condition_dim, gated=False)
         self.ngf = ngf
         self.num_residual = num_residual
         self.sync_batch_norm = sync_batch_norm
         conv = lambda c, k, s=1: layers.Conv2D(c, k, strides=s, padding="same", use_bias=False,  # noqa: E731
                                                kernel_initializer=conv_init())
-        self.ca = ConditioningAugmentation(condition_dim, gated=False)
         self.encode_0 = conv(ngf, 3)
         self.encode_1 = conv(2 * ngf, 4, 2)
         self.encode_norm_1 = batch_norm(sync_batch_norm)

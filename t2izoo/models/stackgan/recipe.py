@@ -24,10 +24,11 @@ from t2izoo.models.stackgan.config import STACKGAN_STAGE2_PRESETS, StackGanConfi
 from t2izoo.models.stackgan.generator import StageIGenerator, StageIIGenerator
 from t2izoo.models.stackgan.trainer import StackGanTrainer
 from t2izoo.trainers import optimizers, run_loop
+from t2izoo.trainers.checkpointing import restore_for_inference
 from t2izoo.utils.files import write_json_atomic
 
 STAGE1_GENERATOR_CONFIG = "stage1_generator.json"
-_STAGE1_ARCHITECTURE = ("image_size", "z_dim", "condition_dim", "ngf", "encoder_dir", "dataset")
+_STAGE1_ARCHITECTURE = ("image_size", "z_dim", "condition_dim", "ngf", "text_encoder_dir", "dataset")
 
 
 def stage1_generator(config, sync=False):
@@ -75,7 +76,7 @@ class StackGanRecipe(run_loop.Recipe):
             if diffs:
                 raise ConfigError(f"stage1_dir={config.stage1_dir} does not match this Stage-II config ("
                                   + "; ".join(diffs) + ")")
-            stage1_trainer, _ = run_loop.restore_for_inference(StackGanRecipe(), stage1_config, config.stage1_dir)
+            stage1_trainer, _ = restore_for_inference(StackGanRecipe(), stage1_config, config.stage1_dir)
             trained = stage1_trainer.ema_generator  # synced by the restore
             generator = stage1_generator(config)
             embedding = tf.zeros((1, context["conditioner"].dim))
@@ -111,7 +112,7 @@ class StackGanRecipe(run_loop.Recipe):
                                            text_proj_dim=config.condition_dim, sync_batch_norm=sync,
                                            name="discriminator")
         trainer = StackGanTrainer(generator, discriminator, text_encoder=context["conditioner"].encoder,
-                                  stage1_generator=stage1, image_size=config.output_size, kl_coeff=config.kl_coeff,
+                                  stage1_generator=stage1, image_size=config.output_size, kl_weight=config.kl_weight,
                                   z_dim=config.z_dim, ema_decay=config.ema_decay, seed=config.seed)
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))

@@ -19,14 +19,14 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     D: real + (wrong + fake) / 2 with the matching-aware `StageDiscriminator(variant="stackgan")`
     (StackGAN trainer.py `compute_losses`, B_WRONG); mismatched pairs are {real image,
-    embedding of another class's caption}. G: BCE(D(G(z, c), phi_t), 1) + kl_coeff * KL.
+    embedding of another class's caption}. G: BCE(D(G(z, c), phi_t), 1) + kl_weight * KL.
 
     Args:
         generator, discriminator: the stage's models.
         text_encoder: the frozen char-CNN-RNN (kept with the checkpoint).
         stage1_generator: Stage-II only: the trained Stage-I generator, frozen.
         image_size: key of the real images in the batch (`image_<size>`).
-        kl_coeff: COEFF.KL (2.0 in the code; the paper's lambda = 1).
+        kl_weight: COEFF.KL (2.0 in the code; the paper's lambda = 1).
 
     Reference: Zhang et al., ICCV 2017, Eq. 3-6; hanzhanggit/StackGAN stageI/trainer.py,
     stageII/trainer.py (CA noise is truncated-normal there: `tf.truncated_normal`).
@@ -35,7 +35,7 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
     truncated_condition_noise = True
 
     def __init__(self, generator, discriminator, text_encoder=None, stage1_generator=None, image_size=64,
-                 kl_coeff=2.0, **kwargs):
+                 kl_weight=2.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         self.text_encoder = text_encoder
         if text_encoder is not None:
@@ -44,7 +44,7 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
         if stage1_generator is not None:
             stage1_generator.trainable = False
         self.image_size = image_size
-        self.kl_coeff = kl_coeff
+        self.kl_weight = kl_weight
 
     @property
     def stage(self):
@@ -89,7 +89,7 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
         images, extras = self.forward(self.generator, self.batch_conditioning(batch), noise)
         g_fake = generator_bce(self.discriminator((images[-1], text), training=True))
         kl = conditioning_kl(extras["mu"], extras["log_sigma"])
-        return g_fake + self.kl_coeff * kl, {"g_fake": g_fake, "kl": kl}
+        return g_fake + self.kl_weight * kl, {"g_fake": g_fake, "kl": kl}
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "kl_coeff": self.kl_coeff}
+        return {**super().get_config(), "image_size": self.image_size, "kl_weight": self.kl_weight}

@@ -2,47 +2,31 @@
 
 import dataclasses
 
-from t2izoo.configs import GanRunConfig
+from t2izoo.configs import TreeGanConfig
 from t2izoo.registry import Family, register
 
 
 @dataclasses.dataclass(frozen=True)
-class StackGanV2Config(GanRunConfig):
+class StackGanV2Config(TreeGanConfig):
     """StackGAN++ hyper-parameters (defaults: hanzhanggit/StackGAN-v2 code/cfg/birds_3stages.yml
     and miscc/config.py).
 
     Args:
-        encoder_dir: model_dir of a pretrained char-CNN-RNN run.
-        base_size: first scale (BASE_SIZE 64); scales are base_size * 2^i.
-        num_stages: number of scales (BRANCH_NUM 3 -> 64/128/256).
-        z_dim, condition_dim: Z_DIM 100, EMBEDDING_DIM 128.
-        ngf, ndf: GF_DIM 64, DF_DIM 64.
-        num_residual: residual blocks per refinement stage (R_NUM 2).
+        base_size, num_stages, condition_dim, num_residual: BASE_SIZE 64, BRANCH_NUM 3 (64/128/256),
+            EMBEDDING_DIM 128, R_NUM 2 (`TreeGanConfig`).
+        z_dim, ngf, ndf: Z_DIM 100, GF_DIM 64, DF_DIM 64 (`GanRunConfig`).
         num_embeddings: caption embeddings averaged per sample (1: the original picks one of the
             10 captions at random each step).
         uncond_weight: COEFF.UNCOND_LOSS 1.0.
-        kl_coeff: COEFF.KL 2.0.
+        kl_weight: COEFF.KL 2.0 (`ConditioningAugmentationConfig`).
         g_learning_rate, d_learning_rate, g_beta_*, d_beta_*: Adam 2e-4, (0.5, 0.999), G and every D;
             no lr decay (`GanRunConfig`).
         ema_decay: EMA of G (`avg_param_G`, 0.999).
     """
 
-    encoder_dir: str = ""
-    base_size: int = 64
-    num_stages: int = 3
-    z_dim: int = 100
-    condition_dim: int = 128
-    ngf: int = 64
-    ndf: int = 64
-    num_residual: int = 2
     num_embeddings: int = 1
     uncond_weight: float = 1.0
-    kl_coeff: float = 2.0
     batch_size: int = 24
-
-    @property
-    def image_sizes(self) -> tuple:
-        return tuple(self.base_size * 2 ** i for i in range(self.num_stages))
 
 
 _SHAPES_RUN = dict(dataset="shapes", max_words=24, checkpoint_every=250, sample_every=250, log_every=50)

@@ -36,7 +36,7 @@ class StackGanV2Recipe(run_loop.Recipe):
         generator, discriminator = build_models(config, optimizers.sync_batch_norm(config))
         trainer = StackGanV2Trainer(generator, discriminator, text_encoder=context["conditioner"].encoder,
                                     image_sizes=config.image_sizes, uncond_weight=config.uncond_weight,
-                                    kl_coeff=config.kl_coeff, z_dim=config.z_dim, ema_decay=config.ema_decay,
+                                    kl_weight=config.kl_weight, z_dim=config.z_dim, ema_decay=config.ema_decay,
                                     seed=config.seed)
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))

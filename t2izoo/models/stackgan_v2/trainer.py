@@ -15,7 +15,7 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
     `mu.detach()` in the original) on real, mismatched and generated pairs (`jcu_discriminator_loss`).
     The mismatched pair is {real image, mu of another class's caption}: the original pairs a
     random other image with the right text, i.e. the same kind of mismatched real pair.
-    G: sum_i jcu_generator_loss(D_i(G_i(z, c), mu)) + kl_coeff * KL (mu not detached).
+    G: sum_i jcu_generator_loss(D_i(G_i(z, c), mu)) + kl_weight * KL (mu not detached).
 
     Args:
         generator: `MultiStageGenerator`.
@@ -23,21 +23,21 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
         text_encoder: the frozen char-CNN-RNN (kept with the checkpoint).
         image_sizes: the generator's scales (batch keys `image_<size>`).
         uncond_weight: TRAIN.COEFF.UNCOND_LOSS (1.0).
-        kl_coeff: TRAIN.COEFF.KL (2.0).
+        kl_weight: TRAIN.COEFF.KL (2.0).
 
     Reference: Zhang et al., "StackGAN++", TPAMI 2018, Eq. 7-8; hanzhanggit/StackGAN-v2
     code/trainer.py `condGANTrainer.train_Dnet` / `train_Gnet`.
     """
 
     def __init__(self, generator, discriminator, text_encoder=None, image_sizes=(64, 128, 256), uncond_weight=1.0,
-                 kl_coeff=2.0, **kwargs):
+                 kl_weight=2.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         self.text_encoder = text_encoder
         if text_encoder is not None:
             text_encoder.trainable = False
         self.image_sizes = tuple(image_sizes)
         self.uncond_weight = uncond_weight
-        self.kl_coeff = kl_coeff
+        self.kl_weight = kl_weight
 
     def loss_term_names(self):
         names = []
@@ -71,8 +71,8 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
         total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out, self.uncond_weight)[0]
                                                           for out in outputs], "g_loss")
         terms["kl"] = conditioning_kl(extras["mu"], extras["log_sigma"])
-        return total + self.kl_coeff * terms["kl"], terms
+        return total + self.kl_weight * terms["kl"], terms
 
     def get_config(self):
         return {**super().get_config(), "image_sizes": self.image_sizes, "uncond_weight": self.uncond_weight,
-                "kl_coeff": self.kl_coeff}
+                "kl_weight": self.kl_weight}
