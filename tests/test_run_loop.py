@@ -15,7 +15,8 @@ from t2izoo.callbacks.training import NonFiniteGuard
 from t2izoo import configs as config_lib
 from t2izoo.data import text as text_lib
 from t2izoo.data.datasets import load_dataset
-from t2izoo.errors import ConfigError, DataError, TrainingDiverged
+from t2izoo import registry
+from t2izoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from t2izoo.generate import Text2Image
 from t2izoo.conditioning.char_cnn_rnn import pretrain as char_cnn_rnn
 from t2izoo.models.gan_int_cls import recipe as gan_int_cls
@@ -209,3 +210,16 @@ def test_standardize_text_option_fixes_training_statistics_and_resumes_them(enco
     # Inference restores them from the checkpoint alone (no training set at hand).
     restored = Text2Image.load(str(tmp_path)).trainer.generator.text_standardization
     np.testing.assert_array_equal(restored.inverse_std.numpy(), layer.inverse_std.numpy())
+
+
+@pytest.mark.parametrize("name", [f.name for f in registry.families(generators_only=True)])
+def test_a_failed_start_writes_nothing(name, tmp_path):
+    """Missing text encoder or data: one clear error, and the run directory stays empty, so the
+    corrected command is not refused as incompatible (every generator family)."""
+    run = tmp_path / "run"
+    config = tiny.tiny_config(name, str(tmp_path / "no_encoder"))
+    with pytest.raises(CheckpointError, match="no pretrained"):
+        run_loop.train_config(config, str(run))
+    with pytest.raises(DataError, match="needs --data_dir"):
+        run_loop.train_config(config_lib.apply_overrides(config, ["dataset=coco"]), str(run))
+    assert not run.exists() or not any(run.iterdir())

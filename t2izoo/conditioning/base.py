@@ -81,6 +81,12 @@ class Conditioner:
                 f"--override text_encoder_dir=...")
 
     @classmethod
+    def check_available(cls, config, model_dir: str):
+        """CheckpointError unless `for_run` will find the encoder (reads only)."""
+        if not cls.has_pretrained(config) and not os.path.exists(os.path.join(model_dir, cls.stored_config)):
+            raise CheckpointError(cls.missing_message(config))
+
+    @classmethod
     def prepare_run_dir(cls, config, model_dir: str):
         """Called before the run loop reads or builds `model_dir`'s vocabulary (e.g. to copy the
         encoder's own)."""

@@ -134,12 +134,12 @@ class ExportAdapter:
         self.use_ema = use_ema
         self.config = t2i.config
         self.trainer = t2i.trainer
-        self.text = t2i.conditioner
+        self.conditioner = t2i.conditioner
         self.z_dim = self.config.z_dim
         self.noise_dim = self.trainer.noise_width()
         self.image_size = max(self.config.image_sizes)
         #: name -> tf.TensorSpec of the token inputs, batch dimension None.
-        self.token_specs = self.text.token_specs()
+        self.token_specs = self.conditioner.token_specs()
         if use_ema:
             self.trainer.sync_ema()
 
@@ -149,28 +149,28 @@ class ExportAdapter:
 
     def resources(self) -> list:
         """Models and lookup tables the signatures use (tracked by the ExportArchive)."""
-        return self.text.resources() + self.trainer.generation_models(self.use_ema)
+        return self.conditioner.resources() + self.trainer.generation_models(self.use_ema)
 
     def tokenize(self, captions) -> dict:
         """captions string [B] -> token inputs (as `token_specs`), stock TF ops only."""
-        return self.text.tf_tokens(captions)
+        return self.conditioner.tf_tokens(captions)
 
     def encode(self, tokens: dict) -> dict:
         """Token inputs -> the generator's text conditioning."""
-        return self.text.encode(tokens)
+        return self.conditioner.encode(tokens)
 
     def python_tokens(self, captions) -> dict:
         """The token inputs computed in Python (numpy), to check `tokenize` against."""
-        return self.text.python_tokens(captions)
+        return self.conditioner.python_tokens(captions)
 
     def on_device_text(self) -> dict:
         """How a phone turns a caption into the first TFLite part's inputs (model_info.json)."""
-        return self.text.on_device_text()
+        return self.conditioner.on_device_text()
 
     def generator_inputs(self, num: int, rng, split: str = "train", batch_size: int = 1) -> list:
         """`num` generator input dicts (conditioning of `split`'s captions + standard-normal noise)."""
         captions = sample_captions(self.config, split, num * batch_size, rng)
-        arrays = dict(self.text.conditioning_samples(captions))
+        arrays = dict(self.conditioner.conditioning_samples(captions))
         arrays[NOISE_INPUT] = rng.standard_normal((num * batch_size, self.noise_dim)).astype(np.float32)
         return _batches(arrays, num, batch_size)
 
@@ -178,7 +178,7 @@ class ExportAdapter:
         """The `TFLitePart`s a phone needs to go from caption to image: text encoder, generator."""
         import tensorflow as tf
 
-        text = self.text
+        text = self.conditioner
         token_specs = [tf.TensorSpec([batch_size, *s.shape[1:]], s.dtype, name=s.name)
                        for s in self.token_specs.values()]
         token_names = [s.name for s in token_specs]
@@ -215,4 +215,4 @@ class ExportAdapter:
         export's per-row noise and generator (EMA or live), for checking exports against."""
         captions = self.t2i.check_captions(captions)
         noise = seeded_noise(np.asarray(seeds, np.int32), self.noise_dim)
-        return to_uint8(np.asarray(self.generate(self.text.conditioning(captions), noise)))
+        return to_uint8(np.asarray(self.generate(self.conditioner.conditioning(captions), noise)))

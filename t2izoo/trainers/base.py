@@ -52,6 +52,7 @@ class GANTrainer(keras.Model):
         self.noise_rng = tf.random.Generator.from_seed(seed)
         object.__setattr__(self, "_ema_generator", None)
         object.__setattr__(self, "_example", None)  # (conditioning, noise) that builds the EMA generator
+        object.__setattr__(self, "_ema_synced_at", None)  # G step of the last `sync_ema`
         self.ema_weights = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -177,7 +178,12 @@ class GANTrainer(keras.Model):
         g.set_weights(self.generator.get_weights())
         for target, ema in zip(g.trainable_variables, self.ema_weights):
             target.assign(ema.value)
+        object.__setattr__(self, "_ema_synced_at", self._generator_step())
         return g
+
+    def _generator_step(self):
+        optimizer = getattr(self, "g_optimizer", None)
+        return None if optimizer is None else int(optimizer.iterations.numpy())
 
     def generation_models(self, use_ema=True) -> list:
         """The Keras models `generate` runs (what an export must track)."""
@@ -197,11 +203,13 @@ class GANTrainer(keras.Model):
         return list(images) if all_scales else images[-1]
 
     def generator_for(self, use_ema=True):
-        """The EMA generator (synced first when running eagerly, so it never lags the training
-        steps; a traced export syncs once before tracing) or the live one."""
+        """The EMA generator or the live one. Run eagerly after the generator has taken steps
+        since the last `sync_ema`, it syncs first, so samples never lag training; a traced export
+        syncs once before tracing, and nothing re-syncs over weights changed since (int8
+        refinement)."""
         if not use_ema:
             return self.generator
-        if tf.executing_eagerly():
+        if tf.executing_eagerly() and (self._ema_synced_at is None or self._ema_synced_at != self._generator_step()):
             self.sync_ema()
         return self.ema_generator
 

@@ -123,6 +123,13 @@ class Recipe:
             batch[f"image_{s}"] = tf.zeros((2, s, s, 3))
         return {**batch, **context["conditioner"].example_batch(config)}
 
+    def check_inputs(self, config, model_dir: str):
+        """Raises a T2IError when something the run needs (a pretrained encoder, an earlier
+        stage) is missing; called before anything is written. By default: the text encoder."""
+        conditioner_cls = self.conditioner_class()
+        if conditioner_cls is not None:
+            conditioner_cls.check_available(config, model_dir)
+
     def prepare(self, config, model_dir: str, vocab) -> dict:
         """Recipe-specific set-up before building: by default the family's frozen text encoder
         (`context["conditioner"]`)."""
@@ -196,13 +203,12 @@ def total_steps(config, steps_per_epoch: int) -> int:
     return config.max_steps or config.num_epochs * steps_per_epoch
 
 
-def prepare_model_dir(config, model_dir: str):
-    """Refuses an incompatible stored run; writes the resolved config before the first step."""
+def check_model_dir(config, model_dir: str):
+    """Refuses an incompatible stored run (reads only)."""
     stored_path = os.path.join(model_dir, config_lib.CONFIG_FILENAME)
     if os.path.exists(stored_path):
         stored = config_lib.load_config(type(config), model_dir)
         config_lib.check_compatible(stored, config, model_dir)
-    config_lib.save_config(config, model_dir)
 
 
 def fixed_sample_captions(image_set, rows: int = SAMPLE_ROWS) -> list:
@@ -233,9 +239,13 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
                           f"{strategy.num_replicas_in_sync} replicas of --strategy={strategy_name}")
-    prepare_model_dir(config, model_dir)
-    keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
+    # Every check that can fail runs before anything is written, so a corrected rerun in the same
+    # model_dir is never refused as incompatible with a run that did not start.
+    check_model_dir(config, model_dir)
     train_set = load_dataset(config, "train")
+    recipe.check_inputs(config, model_dir)
+    config_lib.save_config(config, model_dir)  # the resolved config, before the first step
+    keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
     if conditioner_cls is not None:
         conditioner_cls.prepare_run_dir(config, model_dir)
     vocab = load_or_build_vocab(model_dir, train_set)

@@ -56,6 +56,17 @@ class StackGanRecipe(run_loop.Recipe):
     def default_model_dir(self, config):
         return os.path.join("runs", f"{self.name}_{config.dataset}_stage{config.stage}")
 
+    def check_inputs(self, config, model_dir):
+        super().check_inputs(config, model_dir)
+        if config.stage == 2 and not os.path.exists(os.path.join(model_dir, STAGE1_GENERATOR_CONFIG)):
+            if not (config.stage1_dir and os.path.exists(os.path.join(config.stage1_dir, config_lib.CONFIG_FILENAME))):
+                raise CheckpointError(self._missing_stage1(config))
+
+    @staticmethod
+    def _missing_stage1(config) -> str:
+        return (f"Stage-II needs a trained Stage-I run: pass --override stage1_dir=<Stage-I model_dir> "
+                f"(got {config.stage1_dir!r}, which holds no {config_lib.CONFIG_FILENAME})")
+
     def prepare(self, config, model_dir, vocab):
         context = super().prepare(config, model_dir, vocab)
         if config.stage == 2:
@@ -87,9 +98,7 @@ class StackGanRecipe(run_loop.Recipe):
             with open(stored) as f:
                 generator = StageIGenerator.from_config(json.load(f))
         else:
-            raise CheckpointError(
-                f"Stage-II needs a trained Stage-I run: pass --override stage1_dir=<Stage-I model_dir> "
-                f"(got {config.stage1_dir!r}, which holds no {config_lib.CONFIG_FILENAME})")
+            raise CheckpointError(self._missing_stage1(config))
         generator.trainable = False
         return generator
 
