@@ -219,8 +219,8 @@ def bench_serving(model_dir, out, loaded, per_client: int, concurrency) -> dict:
     import tensorflow as tf
 
     from serving import client as client_lib
-    from t2izoo.export import saved_model as sm
     from serving import server as server_lib
+    from t2izoo.export import saved_model as sm
 
     export = sm.export_saved_model(model_dir, out, loaded=loaded)
     print(f"SavedModel: {export.path} ({export.generator} generator)")

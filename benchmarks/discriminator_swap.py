@@ -18,10 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from t2izoo.models.gan_int_cls.config import GanIntClsConfig  # noqa: E402
+from t2izoo.data.datasets import load_dataset  # noqa: E402
 from t2izoo.data.shapes import ATTR_PRESENT, ATTRIBUTE_NAMES, swapped_caption_pair  # noqa: E402
 from t2izoo.generate import Text2Image  # noqa: E402
-from t2izoo.data.datasets import load_dataset  # noqa: E402
+from t2izoo.models.gan_int_cls.config import GanIntClsConfig  # noqa: E402
 
 
 def discriminator_swap_accuracy(t2i, num_images: int = 500, seed: int = 0) -> dict:

@@ -26,10 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from t2izoo.data.datasets import load_dataset  # noqa: E402
 from t2izoo.evaluate import generate_samples, sample_plan  # noqa: E402
 from t2izoo.generate import Text2Image  # noqa: E402
 from t2izoo.metrics import shapes_evaluator as se  # noqa: E402
-from t2izoo.data.datasets import load_dataset  # noqa: E402
 from t2izoo.utils.batch_norm import recompute_batch_norm_statistics  # noqa: E402
 
 

@@ -25,8 +25,7 @@ def make_servicer(registry: ModelRegistry):
     import grpc
     import tensorflow as tf
     from google.protobuf import wrappers_pb2
-    from tensorflow_serving.apis import (get_model_metadata_pb2, model_pb2, predict_pb2,
-                                         prediction_service_pb2_grpc)
+    from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2, predict_pb2, prediction_service_pb2_grpc
 
     codes = {
         "INVALID_ARGUMENT": grpc.StatusCode.INVALID_ARGUMENT,

@@ -33,8 +33,8 @@ import keras
 import numpy as np
 from absl import app, flags
 
-from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT, ATTR_SHAPE, ATTR_SIZE
 from t2izoo.data.datasets import load_dataset
+from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT, ATTR_SHAPE, ATTR_SIZE
 from t2izoo.errors import ConfigError, DataError
 from t2izoo.utils.cli import run_main
 

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2izoo.callbacks.training import NonFiniteGuard
 from t2izoo import configs as config_lib
+from t2izoo import registry
+from t2izoo.callbacks.training import NonFiniteGuard
+from t2izoo.conditioning.char_cnn_rnn import pretrain as char_cnn_rnn
 from t2izoo.data import text as text_lib
 from t2izoo.data.datasets import load_dataset
-from t2izoo import registry
 from t2izoo.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from t2izoo.generate import Text2Image
-from t2izoo.conditioning.char_cnn_rnn import pretrain as char_cnn_rnn
 from t2izoo.models.gan_int_cls import recipe as gan_int_cls
 from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop

@@ -29,8 +29,17 @@ from keras import ops
 
 from t2izoo.data.base import cache_root, config_hash
 from t2izoo.data.shapes import (
-    ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT, ATTR_SHAPE, ATTR_SIZE, COLORS, POSITIONS, SHAPES, SIZES,
-    ShapesConfig, ShapesImageSet,
+    ATTR_COLOR,
+    ATTR_POSITION,
+    ATTR_PRESENT,
+    ATTR_SHAPE,
+    ATTR_SIZE,
+    COLORS,
+    POSITIONS,
+    SHAPES,
+    SIZES,
+    ShapesConfig,
+    ShapesImageSet,
 )
 from t2izoo.errors import CheckpointError, DataError
 from t2izoo.metrics.validation import to_signed_unit_range

@@ -26,14 +26,19 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from t2izoo.callbacks.training import (CheckpointCallback, NonFiniteGuard, SampleGridCallback, ScalarLogger,
-                                       StopConditions)
 from t2izoo import configs as config_lib
 from t2izoo import registry
+from t2izoo.callbacks.training import (
+    CheckpointCallback,
+    NonFiniteGuard,
+    SampleGridCallback,
+    ScalarLogger,
+    StopConditions,
+)
 from t2izoo.data import text as text_lib
+from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
 from t2izoo.errors import CheckpointError, ConfigError
-from t2izoo.data.datasets import load_dataset
 from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR, make_checkpoint
 
 STRATEGIES = ("default", "mirrored", "multi_worker")

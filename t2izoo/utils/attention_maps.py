@@ -3,13 +3,12 @@ its most attended words laid over it (as in Xu et al., CVPR 2018, Fig. 2 and 5).
 
 from __future__ import annotations
 
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from t2izoo.utils.files import atomic_path
 from t2izoo.utils.grid import captioned_grid
 from t2izoo.utils.pixels import to_uint8
-from t2izoo.utils.files import atomic_path
 
 _TINT = np.array([255.0, 40.0, 40.0])
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from t2izoo.conditioning.damsm.trainer import DamsmTrainer
 from t2izoo.encoders.bilstm import BiLstmTextEncoder
 from t2izoo.encoders.damsm_image import DamsmSmallCnnEncoder
 from t2izoo.losses.damsm import damsm_sentence_loss, damsm_word_attention, damsm_word_loss
 from t2izoo.testing import gan_checks
-from t2izoo.conditioning.damsm.trainer import DamsmTrainer
 
 G1, G2, G3 = 4.0, 5.0, 10.0
 

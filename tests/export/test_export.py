@@ -29,11 +29,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from serving import client as client_lib
+from serving import server as server_lib
 from t2izoo import registry
 from t2izoo.errors import CheckpointError, ConfigError
-from serving import client as client_lib
 from t2izoo.export import saved_model as sm
-from serving import server as server_lib
 from t2izoo.export import tflite
 from t2izoo.export.adapters import ExportAdapter
 from t2izoo.testing import tiny

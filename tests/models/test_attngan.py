@@ -8,16 +8,16 @@ import pytest
 
 from t2izoo import configs as config_lib
 from t2izoo.conditioning.damsm.config import DAMSM_PRESETS, DamsmConfig
-from t2izoo.models.attngan.config import ATTNGAN_PRESETS, AttnGanConfig
 from t2izoo.data.text import Vocabulary
-from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
-from t2izoo.layers.stage_discriminator import StageDiscriminator
 from t2izoo.encoders.bilstm import BiLstmTextEncoder, damsm_text_conditioning
 from t2izoo.encoders.damsm_image import DamsmSmallCnnEncoder
-from t2izoo.models.attngan.generator import AttnGanGenerator
+from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
+from t2izoo.layers.stage_discriminator import StageDiscriminator
 from t2izoo.layers.word_attention import WordAttention
-from t2izoo.testing import gan_checks
+from t2izoo.models.attngan.config import ATTNGAN_PRESETS, AttnGanConfig
+from t2izoo.models.attngan.generator import AttnGanGenerator
 from t2izoo.models.attngan.trainer import AttnGanTrainer
+from t2izoo.testing import gan_checks
 from t2izoo.utils.attention_maps import save_attention_figures
 
 B, T, VOCAB, Z, C = 4, 6, 30, 100, 8
@@ -219,8 +219,8 @@ def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, monkeyp
     """`eval_images` > 0: the end of training runs the evaluator on both splits (eval.jsonl)."""
     import json
 
-    from t2izoo.metrics import shapes_evaluator as se
     from t2izoo import evaluate as evaluate_lib
+    from t2izoo.metrics import shapes_evaluator as se
     from t2izoo.testing import tiny
     from t2izoo.trainers import run_loop
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.models.gan_int_cls.config import GAN_INT_CLS_PRESETS
 from t2izoo.models.gan_int_cls.discriminator import MatchingAwareDiscriminator
-from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.models.gan_int_cls.generator import DCGANGenerator
-from t2izoo.testing import gan_checks
 from t2izoo.models.gan_int_cls.trainer import GanIntClsTrainer
+from t2izoo.testing import gan_checks
 from t2izoo.trainers import optimizers
 
 B, S, D, Z = 8, 16, 12, 100

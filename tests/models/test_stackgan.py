@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from t2izoo import configs as config_lib
-from t2izoo.models.stackgan.config import STACKGAN_PRESETS, STACKGAN_STAGE2_PRESETS, StackGanConfig
 from t2izoo.layers.stage_discriminator import StageDiscriminator
+from t2izoo.models.stackgan.config import STACKGAN_PRESETS, STACKGAN_STAGE2_PRESETS, StackGanConfig
 from t2izoo.models.stackgan.generator import StageIGenerator, StageIIGenerator
-from t2izoo.testing import gan_checks
 from t2izoo.models.stackgan.trainer import StackGanTrainer
+from t2izoo.testing import gan_checks
 
 B, LO, HI, D, Z, C = 8, 16, 32, 12, 100, 8
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from t2izoo import configs as config_lib
-from t2izoo.models.stackgan_v2.config import STACKGAN_V2_PRESETS, StackGanV2Config
 from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
 from t2izoo.layers.stage_discriminator import StageDiscriminator
+from t2izoo.models.stackgan_v2.config import STACKGAN_V2_PRESETS, StackGanV2Config
 from t2izoo.models.stackgan_v2.generator import MultiStageGenerator
 from t2izoo.models.stackgan_v2.recipe import build_models
-from t2izoo.testing import gan_checks
 from t2izoo.models.stackgan_v2.trainer import StackGanV2Trainer
+from t2izoo.testing import gan_checks
 
 B, D, Z, C = 8, 12, 100, 8
 SIZES = (16, 32)

@@ -1,7 +1,7 @@
 """Precise batch-norm statistics: the maths, and that pretraining runs save them."""
 
-import numpy as np
 import keras
+import numpy as np
 
 from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.testing import tiny

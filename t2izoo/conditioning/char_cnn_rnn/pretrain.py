@@ -20,11 +20,11 @@ from t2izoo.conditioning.char_cnn_rnn.trainer import SJE_NEGATIVES, SjeTrainer
 from t2izoo.data import text as text_lib
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions
+from t2izoo.data.shapes import parse_hard_negative_kinds
 from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
 from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.errors import ConfigError
 from t2izoo.metrics.attribute_swap import shapes_binding_accuracy, shapes_swap_accuracy
-from t2izoo.data.shapes import parse_hard_negative_kinds
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.checkpointing import restore_for_inference
 from t2izoo.trainers.optimizers import jit_compile

@@ -5,7 +5,6 @@ import tensorflow as tf
 
 from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_loss
 
-
 SJE_NEGATIVES = ("class", "scene")
 
 

@@ -26,8 +26,7 @@ from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEnco
 from t2izoo.errors import ConfigError
 from t2izoo.metrics.attribute_swap import shapes_swap_accuracy
 from t2izoo.trainers import run_loop
-from t2izoo.trainers.checkpointing import restore_for_inference
-from t2izoo.trainers.checkpointing import make_checkpoint
+from t2izoo.trainers.checkpointing import make_checkpoint, restore_for_inference
 from t2izoo.trainers.optimizers import jit_compile
 from t2izoo.utils.batch_norm import refresh_small_cnn_statistics
 

@@ -2,8 +2,11 @@
 
 import tensorflow as tf
 
-from t2izoo.losses.matching_aware import (gan_int_generator_loss, interpolate_embeddings,
-                                          matching_aware_discriminator_loss)
+from t2izoo.losses.matching_aware import (
+    gan_int_generator_loss,
+    interpolate_embeddings,
+    matching_aware_discriminator_loss,
+)
 from t2izoo.trainers.base import GANTrainer
 
 
