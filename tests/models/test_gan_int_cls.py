@@ -17,13 +17,7 @@ B, S, D, Z = 8, 16, 12, 100
 
 
 def make_batch(rng, noise=False):
-    batch = {"index": np.arange(B, dtype=np.int32),
-             f"image_{S}": rng.uniform(-1, 1, (B, S, S, 3)).astype("float32"),
-             "embedding": rng.normal(size=(B, D)).astype("float32"),
-             "wrong_embedding": rng.normal(size=(B, D)).astype("float32")}
-    if noise:
-        batch["noise"] = rng.normal(size=(B, Z)).astype("float32")
-    return batch
+    return gan_checks.embedding_batch(rng, B, (S,), D, Z if noise else None)
 
 
 def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=False,

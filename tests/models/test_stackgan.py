@@ -19,13 +19,7 @@ def count(model):
 
 
 def make_batch(rng, size, noise_width=None):
-    batch = {"index": np.arange(B, dtype=np.int32),
-             f"image_{size}": rng.uniform(-1, 1, (B, size, size, 3)).astype("float32"),
-             "embedding": rng.normal(size=(B, D)).astype("float32"),
-             "wrong_embedding": rng.normal(size=(B, D)).astype("float32")}
-    if noise_width:
-        batch["noise"] = rng.normal(size=(B, noise_width)).astype("float32")
-    return batch
+    return gan_checks.embedding_batch(rng, B, (size,), D, noise_width)
 
 
 def adam():

@@ -22,14 +22,7 @@ def count(model):
 
 
 def make_batch(rng, noise=False):
-    batch = {"index": np.arange(B, dtype=np.int32),
-             "embedding": rng.normal(size=(B, D)).astype("float32"),
-             "wrong_embedding": rng.normal(size=(B, D)).astype("float32")}
-    for s in SIZES:
-        batch[f"image_{s}"] = rng.uniform(-1, 1, (B, s, s, 3)).astype("float32")
-    if noise:
-        batch["noise"] = rng.normal(size=(B, Z + C)).astype("float32")
-    return batch
+    return gan_checks.embedding_batch(rng, B, SIZES, D, Z + C if noise else None)
 
 
 def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, 0.5, 0.999)):
