@@ -16,6 +16,8 @@ from t2izoo.errors import ConfigError
 from t2izoo.utils.files import write_json_atomic
 
 CONFIG_FILENAME = "config.json"
+# `GanRunConfig.weights_init` (t2izoo.layers.init.orthogonal_init).
+WEIGHTS_INITS = ("normal", "orthogonal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +72,9 @@ class GanRunConfig(RunConfig):
         z_dim: noise size (100 in every paper here).
         ngf, ndf: base widths of the generator and the discriminator(s) (each family's own
             meaning: GF_DIM / DF_DIM of the official configs).
+        weights_init: "normal" (conv and dense kernels N(0, 0.02): dcgan.torch, icml2016,
+            StackGAN) or "orthogonal" (StackGAN-v2's and AttnGAN's `weights_init`, the default
+            of `TreeGanConfig`); applied when a run starts.
         g_learning_rate, d_learning_rate: Adam learning rates of the generator and of the
             discriminator(s) (the papers here use 2e-4 for both; DF-GAN-style models 1e-4 / 4e-4).
         g_beta_1, g_beta_2, d_beta_1, d_beta_2: Adam betas of each side.
@@ -85,6 +90,7 @@ class GanRunConfig(RunConfig):
     z_dim: int = 100
     ngf: int = 64
     ndf: int = 64
+    weights_init: str = "normal"
     g_learning_rate: float = 0.0002
     d_learning_rate: float = 0.0002
     g_beta_1: float = 0.5
@@ -95,6 +101,10 @@ class GanRunConfig(RunConfig):
     ema_decay: float = 0.999
     sync_batch_norm: bool = True
     eval_images: int = 0
+
+    def __post_init__(self):
+        if self.weights_init not in WEIGHTS_INITS:
+            raise ConfigError(f"weights_init={self.weights_init!r}: expected one of {', '.join(WEIGHTS_INITS)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +138,7 @@ class TreeGanConfig(GanRunConfig, ConditioningAugmentationConfig):
     base_size: int = 64
     num_stages: int = 3
     num_residual: int = 2
+    weights_init: str = "orthogonal"
 
     @property
     def image_sizes(self) -> tuple:
@@ -161,7 +172,7 @@ def _legacy_targets(cls, key):
 # Fields that may change between runs in the same model_dir (everything else must match).
 RUN_LENGTH_FIELDS = frozenset(
     {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "keep_every_minutes", "sample_every", "log_every",
-     "data_dir", "jit_compile", "eval_images"})
+     "data_dir", "jit_compile", "eval_images", "weights_init"})
 
 
 def _coerce(value: str, field_type, name: str, current=None):

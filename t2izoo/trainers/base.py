@@ -6,6 +6,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from t2izoo.configs import WEIGHTS_INITS
+from t2izoo.layers.init import orthogonal_init
+
 
 class GANTrainer(keras.Model):
     """A keras.Model whose `train_step` updates the discriminator(s), then the generator.
@@ -39,11 +42,18 @@ class GANTrainer(keras.Model):
             the D side).
         z_dim: noise size.
         ema_decay: EMA decay (0 disables).
-        seed: noise seed.
+        seed: noise seed (and the seed of `weights_init`).
+        weights_init: "normal" (the layers' own N(0, 0.02)) or "orthogonal" (StackGAN-v2's and
+            AttnGAN's `weights_init`, applied to G and D when the trainer is built, before the EMA
+            copy is taken; `t2izoo.layers.init.orthogonal_init`).
     """
 
-    def __init__(self, generator, discriminator, z_dim=100, ema_decay=0.999, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, z_dim=100, ema_decay=0.999, seed=0, weights_init="normal",
+                 **kwargs):
         super().__init__(**kwargs)
+        if weights_init not in WEIGHTS_INITS:
+            raise ValueError(f"weights_init must be one of {WEIGHTS_INITS}, got {weights_init!r}")
+        self.weights_init = weights_init
         self.generator = generator
         self.discriminator = discriminator
         self.z_dim = z_dim
@@ -82,6 +92,9 @@ class GANTrainer(keras.Model):
         noise = self.sample_noise(batch)
         self.discriminator_loss(batch, noise)
         self.generator_loss(batch, noise)
+        if self.weights_init == "orthogonal" and not self.built:
+            orthogonal_init(self.generator, self.seed)
+            orthogonal_init(self.discriminator, self.seed + 1)
         object.__setattr__(self, "_example", (self.batch_conditioning(batch), noise))
         if self.ema_decay > 0 and not self.ema_weights:
             self.ema_weights = [
@@ -218,4 +231,5 @@ class GANTrainer(keras.Model):
         return self.generator(inputs, training=training)
 
     def get_config(self):
-        return {"z_dim": self.z_dim, "ema_decay": self.ema_decay, "seed": self.seed}
+        return {"z_dim": self.z_dim, "ema_decay": self.ema_decay, "seed": self.seed,
+                "weights_init": self.weights_init}

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from t2izoo import configs as config_lib
+from t2izoo.errors import ConfigError
 from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
 from t2izoo.layers.stage_discriminator import StageDiscriminator
 from t2izoo.models.stackgan_v2.config import STACKGAN_V2_PRESETS, StackGanV2Config
@@ -144,3 +145,28 @@ def test_mirrored_step_equals_single_device(rng):
     # ~lr * sign(g), which that noise flips for near-zero elements (a 1e-4 = lr/2 flake under load).
     gan_checks.check_mirrored_matches_single(
         lambda: make_trainer(sync=True, optimizer=lambda: keras.optimizers.SGD(1e-3)), make_batch(rng, noise=True))
+
+
+def test_official_weights_init_is_orthogonal_and_the_paper_presets_default_to_it(rng):
+    """StackGAN-v2's `weights_init`: conv and linear kernels orthogonal (gain 1), linear biases 0;
+    the default of the paper presets (`shapes` keeps the N(0, 0.02) its figures were measured with)."""
+    assert STACKGAN_V2_PRESETS["cub"].weights_init == "orthogonal"
+    assert STACKGAN_V2_PRESETS["shapes"].weights_init == "normal"
+    g, d = (MultiStageGenerator(base_size=16, num_stages=2, condition_dim=C, ngf=4, num_residual=1),
+            MultiScaleDiscriminator([StageDiscriminator(s, 4) for s in SIZES]))
+    trainer = StackGanV2Trainer(g, d, image_sizes=SIZES, weights_init="orthogonal", seed=5)
+    trainer.compile(g_optimizer=keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam())
+    trainer.build_from_batch({k: keras.ops.convert_to_tensor(v) for k, v in make_batch(rng).items()})
+    kernels = [layer.kernel for model in (g, d) for layer in model._flatten_layers()
+               if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    assert len(kernels) > 20
+    for kernel in kernels:
+        m = np.asarray(kernel).reshape(-1, kernel.shape[-1])  # (k*k*in, out)
+        gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+        np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(g.ca.dense.bias), 0.0)
+    # The EMA copy starts from the re-drawn weights, not the built ones.
+    for ema, live in zip(trainer.ema_weights, g.trainable_variables):
+        np.testing.assert_array_equal(np.asarray(ema), np.asarray(live))
+    with pytest.raises(ConfigError, match="weights_init"):
+        config_lib.apply_overrides(STACKGAN_V2_PRESETS["cub"], ["weights_init=xavier"])

@@ -50,7 +50,8 @@ class AttnGanRecipe(run_loop.Recipe):
                                  image_sizes=config.image_sizes, damsm_weight=config.damsm_weight,
                                  kl_weight=config.kl_weight, gamma1=config.gamma1, gamma2=config.gamma2,
                                  gamma3=config.gamma3, aggregation=config.aggregation, z_dim=config.z_dim,
-                                 ema_decay=config.ema_decay, seed=config.seed)
+                                 ema_decay=config.ema_decay,
+                                 weights_init=config.weights_init, seed=config.seed)
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))
         return trainer

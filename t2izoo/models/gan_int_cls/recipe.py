@@ -84,7 +84,8 @@ class GanIntClsRecipe(run_loop.Recipe):
         trainer = GanIntClsTrainer(generator, discriminator, text_encoder=context["conditioner"].encoder,
                                    image_size=config.image_size, cls_weight=config.cls_weight,
                                    interp_weight=config.interp_weight, interp_beta=config.interp_beta,
-                                   z_dim=config.z_dim, ema_decay=config.ema_decay, seed=config.seed)
+                                   z_dim=config.z_dim, ema_decay=config.ema_decay,
+                                   weights_init=config.weights_init, seed=config.seed)
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))
         return trainer

@@ -122,7 +122,8 @@ class StackGanRecipe(run_loop.Recipe):
                                            name="discriminator")
         trainer = StackGanTrainer(generator, discriminator, text_encoder=context["conditioner"].encoder,
                                   stage1_generator=stage1, image_size=config.output_size, kl_weight=config.kl_weight,
-                                  z_dim=config.z_dim, ema_decay=config.ema_decay, seed=config.seed)
+                                  z_dim=config.z_dim, ema_decay=config.ema_decay,
+                                  weights_init=config.weights_init, seed=config.seed)
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))
         return trainer

@@ -37,7 +37,7 @@ class StackGanV2Recipe(run_loop.Recipe):
         trainer = StackGanV2Trainer(generator, discriminator, text_encoder=context["conditioner"].encoder,
                                     image_sizes=config.image_sizes, uncond_weight=config.uncond_weight,
                                     kl_weight=config.kl_weight, z_dim=config.z_dim, ema_decay=config.ema_decay,
-                                    seed=config.seed)
+                                    weights_init=config.weights_init, seed=config.seed)
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))
         return trainer
