@@ -16,7 +16,11 @@ INSTALL_REQUIRES = [
     "pillow>=10",
     "scipy>=1.11",
 ]
-TEST_REQUIRES = ["pytest>=8", "pytest-timeout>=2.3"]
+# Reading the official PyTorch checkpoints (`python -m t2izoo.convert`): the CPU build of torch,
+# pinned to the version the official reference arrays were made with. Part of the test extra, so
+# CI runs the .pth path.
+CONVERT_REQUIRES = ["torch==2.13.0"]
+TEST_REQUIRES = ["pytest>=8", "pytest-timeout>=2.3"] + CONVERT_REQUIRES
 # The local TF Serving stand-in and clients (serving/) import grpc directly; tensorflow-serving-api
 # (install_requires) already pulls it in, so this extra only names it.
 SERVING_REQUIRES = ["grpcio>=1.60"]
@@ -28,5 +32,5 @@ setup(
     packages=find_packages(include=["t2izoo", "t2izoo.*", "serving", "serving.*"]),
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES, "serving": SERVING_REQUIRES},
+    extras_require={"test": TEST_REQUIRES, "serving": SERVING_REQUIRES, "convert": CONVERT_REQUIRES},
 )

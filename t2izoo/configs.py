@@ -68,7 +68,9 @@ class GanRunConfig(RunConfig):
 
     Args:
         text_encoder_dir: model_dir of the pretraining run of the family's frozen text encoder
-            (its conditioner kind: char-CNN-RNN or DAMSM); default runs/<kind>_<dataset>.
+            (its conditioner kind: char-CNN-RNN or DAMSM); default runs/<kind>_<dataset>;
+            "stored": the run directory keeps the encoder itself (runs converted from official
+            checkpoints, `python -m t2izoo.convert`).
         z_dim: noise size (100 in every paper here).
         ngf, ndf: base widths of the generator and the discriminator(s) (each family's own
             meaning: GF_DIM / DF_DIM of the official configs).

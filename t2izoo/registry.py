@@ -46,6 +46,8 @@ class Family:
             changes on top of `tiny` (default: one run called `name`); a value `"<run:NAME>"`
             is replaced by the model_dir of tiny run NAME (e.g. StackGAN Stage-II's
             `stage1_dir`).
+        converter: "module:function" that converts the official checkpoints into a run directory
+            (`python -m t2izoo.convert --from=<name>`), or "" where none is written.
         conditioner_class: pretraining families only: "module:Class" of the conditioner that
             owns the frozen encoder they train (`t2izoo.conditioning.conditioner_class`).
     """
@@ -58,6 +60,7 @@ class Family:
     generator: bool = True
     tiny: dict = dataclasses.field(default_factory=dict)
     tiny_runs: dict = dataclasses.field(default_factory=dict)
+    converter: str = ""
     conditioner_class: str = ""
 
     def recipe_class(self):

@@ -32,6 +32,11 @@ def encoder_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def damsm_run(tmp_path_factory):
+    return tiny.build_tiny_run("damsm", tmp_path_factory.mktemp("damsm"))
+
+
+@pytest.fixture(scope="module")
 def trained_run(encoder_dir, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("gan"))
     trainer = run_loop.train_config(tiny.tiny_config("gan_int_cls", encoder_dir), path, verbose=0)
@@ -213,13 +218,15 @@ def test_standardize_text_option_fixes_training_statistics_and_resumes_them(enco
 
 
 @pytest.mark.parametrize("name", [f.name for f in registry.families(generators_only=True)])
-def test_a_failed_start_writes_nothing(name, tmp_path):
+def test_a_failed_start_writes_nothing(name, tmp_path, encoder_dir, damsm_run):
     """Missing text encoder or data: one clear error, and the run directory stays empty, so the
     corrected command is not refused as incompatible (every generator family)."""
     run = tmp_path / "run"
+    encoder = damsm_run if registry.get(name).conditioner == "damsm" else encoder_dir
     config = tiny.tiny_config(name, str(tmp_path / "no_encoder"))
     with pytest.raises(CheckpointError, match="no pretrained"):
         run_loop.train_config(config, str(run))
     with pytest.raises(DataError, match="needs --data_dir"):
-        run_loop.train_config(config_lib.apply_overrides(config, ["dataset=coco"]), str(run))
+        run_loop.train_config(config_lib.apply_overrides(config, ["dataset=coco", f"text_encoder_dir={encoder}"]),
+                              str(run))
     assert not run.exists() or not any(run.iterdir())

@@ -21,6 +21,10 @@ import numpy as np
 from t2izoo.errors import CheckpointError
 from t2izoo.utils.files import write_json_atomic
 
+# `text_encoder_dir` of a run that keeps its frozen encoder itself (converted from official
+# checkpoints): its config file in the run directory, its weights in the run's checkpoint.
+STORED = "stored"
+
 
 class Conditioner:
     """Base class; see `CharCnnRnnConditioner` and `DamsmConditioner`.
@@ -49,13 +53,15 @@ class Conditioner:
 
     @classmethod
     def has_pretrained(cls, config) -> bool:
+        if config.text_encoder_dir == STORED:
+            return False
         return os.path.exists(os.path.join(cls.source_dir(config), "checkpoints", "checkpoint"))
 
     @classmethod
     def ensure_pretrained(cls, config, max_minutes: float = 0.0):
         """Pretrains the encoder on `shapes` (its preset, with this run's data fields) when its
         run is missing; elsewhere `for_run` says what to run."""
-        if cls.has_pretrained(config) or config.dataset != "shapes":
+        if cls.has_pretrained(config) or config.dataset != "shapes" or config.text_encoder_dir == STORED:
             return
         from t2izoo import configs as config_lib
         from t2izoo import registry

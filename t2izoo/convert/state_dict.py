@@ -85,6 +85,17 @@ class StateDict:
             return None
         return value
 
+    def _permute(self, value, order, axis: int, key: str, variable):
+        """`value` with `order` applied along `axis`, or None (a shape problem recorded) when the
+        official array does not have as many entries there as the model."""
+        if value is None or order is None:
+            return value
+        if value.shape[axis] != len(order):
+            self.problems.append(f"{self.prefix + key} has shape {tuple(value.shape)}, the model needs "
+                                 f"{tuple(variable.shape)}")
+            return None
+        return np.take(value, order, axis=axis)
+
     def set(self, variable, value, key: str):
         """Assigns `value` (already in Keras layout) to `variable`, or records a shape problem."""
         if value is None:
@@ -101,8 +112,8 @@ class StateDict:
         permutes the input channels (where our concatenation order differs from the official)."""
         weight = self.take(f"{key}.weight")
         if weight is not None:
-            kernel = conv_kernel(weight)
-            self.set(layer.kernel, kernel[:, :, in_order] if in_order is not None else kernel, f"{key}.weight")
+            kernel = self._permute(conv_kernel(weight), in_order, 2, f"{key}.weight", layer.kernel)
+            self.set(layer.kernel, kernel, f"{key}.weight")
         if layer.use_bias:
             self.set(layer.bias, self.take(f"{key}.bias"), f"{key}.bias")
         elif self.has(f"{key}.bias"):
@@ -112,12 +123,11 @@ class StateDict:
         """`key.weight` (and `key.bias`) into a Keras Dense; `out_order` permutes the units."""
         weight = self.take(f"{key}.weight")
         if weight is not None:
-            kernel = dense_kernel(weight)
-            self.set(layer.kernel, kernel[:, out_order] if out_order is not None else kernel, f"{key}.weight")
+            kernel = self._permute(dense_kernel(weight), out_order, 1, f"{key}.weight", layer.kernel)
+            self.set(layer.kernel, kernel, f"{key}.weight")
         if layer.use_bias:
-            bias = self.take(f"{key}.bias")
-            self.set(layer.bias, bias[out_order] if bias is not None and out_order is not None else bias,
-                     f"{key}.bias")
+            bias = self._permute(self.take(f"{key}.bias"), out_order, 0, f"{key}.bias", layer.bias)
+            self.set(layer.bias, bias, f"{key}.bias")
         elif self.has(f"{key}.bias"):
             self.problems.append(f"{self.prefix}{key}.bias: the model's layer has no bias")
 
@@ -126,8 +136,8 @@ class StateDict:
         `order` permutes the channels."""
         for name, variable in (("weight", layer.gamma), ("bias", layer.beta), ("running_mean", layer.moving_mean),
                                ("running_var", layer.moving_variance)):
-            value = self.take(f"{key}.{name}")
-            self.set(variable, value[order] if value is not None and order is not None else value, f"{key}.{name}")
+            value = self._permute(self.take(f"{key}.{name}"), order, 0, f"{key}.{name}", variable)
+            self.set(variable, value, f"{key}.{name}")
 
     def assign_embedding(self, layer, key: str):
         self.set(layer.embeddings, self.take(f"{key}.weight"), f"{key}.weight")

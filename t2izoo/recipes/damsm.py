@@ -1,4 +1,5 @@
-"""`python -m t2izoo.recipes.damsm`: the command users type; the recipe is t2izoo/conditioning/damsm/pretrain.py."""
+"""`python -m t2izoo.recipes.damsm`, the command users type; the recipe is
+t2izoo/conditioning/damsm/pretrain.py."""
 
 from t2izoo.trainers.cli import run_recipe
 

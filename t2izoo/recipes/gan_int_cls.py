@@ -1,4 +1,5 @@
-"""`python -m t2izoo.recipes.gan_int_cls`: the command users type; the recipe is t2izoo/models/gan_int_cls/recipe.py."""
+"""`python -m t2izoo.recipes.gan_int_cls`, the command users type; the recipe is
+t2izoo/models/gan_int_cls/recipe.py."""
 
 from t2izoo.trainers.cli import run_recipe
 

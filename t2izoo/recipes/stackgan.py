@@ -1,4 +1,5 @@
-"""`python -m t2izoo.recipes.stackgan`: the command users type; the recipe is t2izoo/models/stackgan/recipe.py."""
+"""`python -m t2izoo.recipes.stackgan`, the command users type; the recipe is
+t2izoo/models/stackgan/recipe.py."""
 
 from t2izoo.trainers.cli import run_recipe
 

@@ -1,4 +1,5 @@
-"""`python -m t2izoo.recipes.stackgan_v2`: the command users type; the recipe is t2izoo/models/stackgan_v2/recipe.py."""
+"""`python -m t2izoo.recipes.stackgan_v2`, the command users type; the recipe is
+t2izoo/models/stackgan_v2/recipe.py."""
 
 from t2izoo.trainers.cli import run_recipe
 

@@ -247,8 +247,8 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     # Every check that can fail runs before anything is written, so a corrected rerun in the same
     # model_dir is never refused as incompatible with a run that did not start.
     check_model_dir(config, model_dir)
-    train_set = load_dataset(config, "train")
     recipe.check_inputs(config, model_dir)
+    train_set = load_dataset(config, "train")
     config_lib.save_config(config, model_dir)  # the resolved config, before the first step
     keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
     if conditioner_cls is not None:

@@ -2,8 +2,8 @@
 
 Parametrized over every tiny run of a generator family (the registry's `Family.tiny_runs`:
 GAN-INT-CLS, StackGAN Stage-I and Stage-II, StackGAN++, AttnGAN), which together cover every
-registered generator family (checked below). For each: Keras (`Text2Image`'s restored trainer), the SavedModel written by
-the command line (in process and under `saved_model_cli`) and the local TF Serving stand-in
+registered generator family (checked below). For each: Keras (`Text2Image`'s restored trainer),
+the SavedModel written by the command line (in process and under `saved_model_cli`) and the local TF Serving stand-in
 (gRPC and REST clients) give the same uint8 images for the same captions and seeds; in-graph
 tokenization equals Python's; the TFLite variants use builtin ops only, stay close to the Keras
 generator, and the phone pipeline built from model_info.json alone reproduces the Keras images;

@@ -37,8 +37,9 @@ class DamsmConditioner(Conditioner):
 
     def __init__(self, encoder, vocab, max_words, image_encoder, damsm_config):
         super().__init__(encoder, vocab, max_words)
-        self.image_encoder = image_encoder
-        image_encoder.trainable = False
+        self.image_encoder = image_encoder  # None in a converted, generation-only run
+        if image_encoder is not None:
+            image_encoder.trainable = False
         self.damsm_config = damsm_config
         self._table = None
 
@@ -83,7 +84,8 @@ class DamsmConditioner(Conditioner):
         image_encoder = build_image_encoder(damsm_config)
         s = damsm_config.image_size
         text_encoder((tf.ones((1, 2), tf.int32), tf.constant([2])))
-        image_encoder(tf.zeros((1, s, s, 3)))
+        if image_encoder is not None:
+            image_encoder(tf.zeros((1, s, s, 3)))
         return cls.checked(text_encoder, vocab, config, image_encoder, damsm_config)
 
     @classmethod

@@ -31,7 +31,9 @@ class DamsmConfig(RunConfig, DamsmLossConfig):
 
     Args:
         image_encoder: `inception` (frozen ImageNet Inception-v3 from a local weights file,
-            Mixed_6e regions; the paper) or `small_cnn` (trained from scratch; `shapes`).
+            Mixed_6e regions; the paper), `small_cnn` (trained from scratch; `shapes`) or `none`
+            (only in runs converted from official checkpoints without their image encoder: such a
+            run generates, evaluates and exports, and refuses to train).
         inception_weights: Keras Inception-v3 weights file for `inception`.
         image_size: side of the images fed to the image encoder (299; Inception resizes to
             299 anyway).

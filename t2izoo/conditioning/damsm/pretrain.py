@@ -68,16 +68,21 @@ def build_image_encoder(config: DamsmConfig):
     if config.image_encoder == "small_cnn":
         return DamsmSmallCnnEncoder(embedding_dim=config.embedding_dim, widths=config.small_cnn_widths,
                                     global_widths=config.small_cnn_global_widths, name="image_encoder")
+    if config.image_encoder == "none":  # a converted, generation-only run (see DamsmConfig)
+        return None
     if config.image_encoder == "inception":
         return DamsmInceptionEncoder(embedding_dim=config.embedding_dim, weights_path=config.inception_weights or None,
                                      name="image_encoder")
-    raise ConfigError(f"image_encoder must be small_cnn or inception, not {config.image_encoder!r}")
+    raise ConfigError(f"image_encoder must be small_cnn, inception or none, not {config.image_encoder!r}")
 
 
 class DamsmRecipe(run_loop.Recipe):
     name = NAME
 
     def pipeline_options(self, config):
+        if config.image_encoder == "none":
+            raise ConfigError("image_encoder=none is for converted generation-only runs; DAMSM pretraining needs "
+                              "small_cnn or inception")
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
                                max_words=config.max_words, seed=config.seed)
 
@@ -91,7 +96,8 @@ class DamsmRecipe(run_loop.Recipe):
                                            config.lr_floor)
             return keras.optimizers.Adam(schedule, beta_1=config.beta_1, global_clipnorm=clip)
 
-        trainer.compile(text_optimizer=adam(config.rnn_grad_clip or None), image_optimizer=adam(), jit_compile=jit_compile(config))
+        trainer.compile(text_optimizer=adam(config.rnn_grad_clip or None), image_optimizer=adam(),
+                        jit_compile=jit_compile(config))
         return trainer
 
     def step(self, trainer):

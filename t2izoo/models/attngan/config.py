@@ -56,6 +56,7 @@ ATTNGAN_PRESETS = {
 register(Family(
     name="attngan", config_class=AttnGanConfig, presets=ATTNGAN_PRESETS,
     recipe="t2izoo.models.attngan.recipe:AttnGanRecipe", conditioner="damsm",
+    converter="t2izoo.models.attngan.convert:convert_run",
     tiny=dict(base_size=16, num_stages=2, ngf=4, ndf=4, condition_dim=8, num_residual=1, eval_images=0,
               max_steps=4, checkpoint_every=2, sample_every=4),
     tiny_runs={"attngan": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=20, checkpoint_every=10,

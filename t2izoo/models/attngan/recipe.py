@@ -14,12 +14,15 @@ the generated image). `python -m t2izoo.evaluate --model_dir=...` scores a finis
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 
+from t2izoo.conditioning.damsm.conditioner import DamsmConditioner
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions
+from t2izoo.errors import ConfigError
 from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
 from t2izoo.layers.stage_discriminator import StageDiscriminator
 from t2izoo.models.attngan.generator import AttnGanGenerator
@@ -55,6 +58,16 @@ class AttnGanRecipe(run_loop.Recipe):
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))
         return trainer
+
+    def check_inputs(self, config, model_dir):
+        super().check_inputs(config, model_dir)
+        stored = os.path.join(model_dir, DamsmConditioner.stored_config)
+        if not DamsmConditioner.has_pretrained(config) and os.path.exists(stored):
+            with open(stored) as f:
+                if json.load(f).get("image_encoder") == "none":
+                    raise ConfigError(f"{model_dir} was converted without the DAMSM image encoder: it generates, "
+                                      "evaluates and exports, but training needs the DAMSM loss; pass "
+                                      "--override text_encoder_dir=<a DAMSM run> to fine-tune it")
 
     def finish(self, trainer, config, context, model_dir):
         captions = run_loop.fixed_sample_captions(load_dataset(config, "test"), rows=4)

@@ -42,7 +42,8 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
         discriminator: `MultiScaleDiscriminator` of `StageDiscriminator(variant="stackgan_v2")`.
         text_encoder: frozen DAMSM `BiLstmTextEncoder` (run in inference mode, as upstream's
             `text_encoder.eval()`).
-        image_encoder: frozen DAMSM image encoder (only for the DAMSM loss).
+        image_encoder: frozen DAMSM image encoder (only for the DAMSM loss); None in a run converted
+            without it, which generates but does not train (`AttnGanRecipe.check_inputs`).
         image_sizes: the generator's scales.
         damsm_weight: lambda (CUB 5, COCO 50).
         kl_weight: KL coefficient (1).
@@ -58,7 +59,8 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
         text_encoder.trainable = False
-        image_encoder.trainable = False
+        if image_encoder is not None:
+            image_encoder.trainable = False
         self.image_sizes = tuple(image_sizes)
         self.damsm_weight = damsm_weight
         self.kl_weight = kl_weight
@@ -84,8 +86,8 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def attention_maps(self, conditioning, noise, use_ema=True):
         """(images of every scale, attention maps of each attention stage), as `generate` draws them."""
-        images, extras = self.forward(self.generator_for(use_ema), conditioning, tf.convert_to_tensor(noise, tf.float32),
-                                      training=False)
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        images, extras = self.forward(self.generator_for(use_ema), conditioning, noise, training=False)
         return images, extras["maps"]
 
     def discriminator_loss(self, batch, noise):
@@ -106,10 +108,13 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
         fakes, extras = self.forward(self.generator, text, noise)
         outputs = self.discriminator((fakes, sentence), training=True)
         total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out)[0] for out in outputs], "g_loss")
-        regions, code = self.image_encoder(fakes[-1], training=False)
-        damsm = damsm_terms(regions, code, words, sentence, batch["lengths"], batch["class_ids"], self.gamma1,
-                            self.gamma2, self.gamma3, self.aggregation)
-        terms["damsm"] = tf.add_n([damsm[k] for k in LOSS_TERMS])
+        if self.image_encoder is None:  # a converted generation-only run: builds, never trains
+            terms["damsm"] = tf.zeros(())
+        else:
+            regions, code = self.image_encoder(fakes[-1], training=False)
+            damsm = damsm_terms(regions, code, words, sentence, batch["lengths"], batch["class_ids"], self.gamma1,
+                                self.gamma2, self.gamma3, self.aggregation)
+            terms["damsm"] = tf.add_n([damsm[k] for k in LOSS_TERMS])
         terms["kl"] = conditioning_kl(extras["mu"], extras["log_sigma"])
         return total + self.damsm_weight * terms["damsm"] + self.kl_weight * terms["kl"], terms
 

@@ -51,4 +51,5 @@ register(Family(
     recipe="t2izoo.models.stackgan_v2.recipe:StackGanV2Recipe", conditioner="char_cnn_rnn",
     tiny=dict(base_size=16, num_stages=2, ngf=4, ndf=4, condition_dim=8, num_residual=1, max_steps=4,
               checkpoint_every=2, sample_every=4),
-    tiny_runs={"stackgan_v2": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=20, checkpoint_every=10, sample_every=20)}))
+    tiny_runs={"stackgan_v2": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=20, checkpoint_every=10,
+                                   sample_every=20)}))

@@ -6,8 +6,12 @@
 `StageDiscriminator`s.
 """
 
-from t2izoo.convert.layers import assign_residual_block, assign_stage_discriminator, assign_tree_generator_shared
-from t2izoo.convert.layers import assign_upsample_block
+from t2izoo.convert.layers import (
+    assign_residual_block,
+    assign_stage_discriminator,
+    assign_tree_generator_shared,
+    assign_upsample_block,
+)
 from t2izoo.convert.state_dict import StateDict
 
 

@@ -1,0 +1,128 @@
+"""`python -m t2izoo.convert --from=attngan`: official .pth files (made here with torch.save from the
+official reference arrays) -> a run directory that `Text2Image` loads and that reproduces the
+official text encoder and generator outputs; bad inputs stop with one line and write nothing."""
+
+import os
+import pathlib
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from t2izoo.convert.__main__ import convert
+from t2izoo.convert.state_dict import ConversionError
+
+torch = pytest.importorskip("torch")  # the test extra installs it (t2izoo[convert])
+
+REFERENCE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "official"
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no official reference arrays at {REFERENCE}")
+SMALL = ["ngf=4", "ndf=4", "z_dim=12", "condition_dim=8", "num_residual=2", "max_words=8"]
+TOLERANCE = 1e-4
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def save_pth(arrays: dict, prefix: str, path: pathlib.Path) -> str:
+    torch.save({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(prefix)},
+               path)
+    return str(path)
+
+
+def save_vocabulary(path: pathlib.Path, size: int) -> str:
+    ixtoword = {0: "<end>", **{i: f"w{i}" for i in range(1, size)}}
+    with open(path, "wb") as f:
+        pickle.dump([[], [], ixtoword, {w: i for i, w in ixtoword.items()}], f)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    root = tmp_path_factory.mktemp("official")
+    arrays = dict(np.load(REFERENCE / "attngan_small.npz"))
+    files = {"checkpoint": save_pth(arrays, "generator/", root / "netG.pth"),
+             "text_encoder": save_pth(arrays, "text_encoder/", root / "text_encoder.pth"),
+             "vocabulary": save_vocabulary(root / "captions.pickle", 30)}
+    return arrays, files, root
+
+
+@pytest.fixture(scope="module")
+def converted(official, tmp_path_factory):
+    _, files, _ = official
+    out = tmp_path_factory.mktemp("runs") / "attngan_official"
+    return convert("attngan", str(out), "cub", SMALL, **files)
+
+
+def test_the_converted_run_reproduces_the_official_text_encoder_and_generator(official, converted):
+    from t2izoo.generate import Text2Image
+
+    arrays, _, _ = official
+    t2i = Text2Image.load(converted)
+    captions = [" ".join(f"w{i}" for i in row if i) for row in arrays["text_encoder_in/captions"]]
+    text = t2i.conditioner.conditioning(captions)
+    assert np.max(np.abs(np.asarray(text["words"]) - np.transpose(arrays["text_encoder_out/words_emb"],
+                                                                  (0, 2, 1)))) <= TOLERANCE
+    assert np.max(np.abs(np.asarray(text["sentence"]) - arrays["text_encoder_out/sent_emb"])) <= TOLERANCE
+    lengths = (~arrays["generator_in/mask"].astype(bool)).sum(1).astype(np.int32)
+    conditioning = {"words": np.transpose(arrays["generator_in/words_emb"], (0, 2, 1)),
+                    "sentence": arrays["generator_in/sent_emb"], "lengths": lengths}
+    noise = np.concatenate([arrays["generator_in/z"], arrays["generator_in/eps"]], axis=1)
+    images = t2i.trainer.generate(conditioning, noise, all_scales=True)  # the EMA generator
+    for image, size in zip(images, (64, 128, 256)):
+        want = np.transpose(arrays[f"generator_out/image_{size}"], (0, 2, 3, 1))
+        assert np.max(np.abs(np.asarray(image) - want)) <= TOLERANCE, size
+    pixels = t2i(captions[:1], num_per_caption=2, seed=0)
+    assert pixels.shape == (2, 256, 256, 3) and pixels.dtype == np.uint8 and pixels.std() > 1
+
+
+def test_a_converted_run_refuses_to_train(converted):
+    from t2izoo import configs as config_lib
+    from t2izoo.errors import ConfigError
+    from t2izoo.models.attngan.config import AttnGanConfig
+    from t2izoo.trainers import run_loop
+
+    config = config_lib.load_config(AttnGanConfig, converted)
+    with pytest.raises(ConfigError, match="converted without the DAMSM image encoder"):
+        run_loop.train_config(config, converted)
+
+
+@pytest.mark.parametrize("case", ["vocabulary_size", "truncated", "other_model", "wrong_widths"])
+def test_bad_input_is_refused_and_nothing_is_written(case, official, tmp_path):
+    arrays, files, root = official
+    files = dict(files)
+    overrides, match = SMALL, ""
+    if case == "vocabulary_size":
+        files["vocabulary"] = save_vocabulary(tmp_path / "captions.pickle", 25)
+        match = "has 25 words but .* embeds 30"
+    elif case == "truncated":
+        data = pathlib.Path(files["checkpoint"]).read_bytes()
+        (tmp_path / "netG.pth").write_bytes(data[: len(data) // 2])
+        files["checkpoint"], match = str(tmp_path / "netG.pth"), "is not a readable PyTorch checkpoint"
+    elif case == "other_model":
+        stackgan = dict(np.load(REFERENCE / "stackgan2_small.npz"))
+        files["checkpoint"] = save_pth(stackgan, "generator/", tmp_path / "stackgan_netG.pth")
+        match = "stackgan_netG.pth does not match AttnGAN's generator.*missing key"
+    else:
+        overrides, match = [o for o in SMALL if not o.startswith("ngf")], "netG.pth does not match .*shape"
+    out = tmp_path / "run"
+    with pytest.raises(ConversionError, match=match) as err:
+        convert("attngan", str(out), "cub", overrides, **files)
+    assert "\n" not in str(err.value)
+    assert not out.exists() and not list(tmp_path.glob("run.partial-*"))
+
+
+@pytest.mark.slow  # a TensorFlow subprocess
+def test_the_command_line(official, tmp_path):
+    _, files, _ = official
+    base = [sys.executable, "-m", "t2izoo.convert", "--from=attngan", f"--checkpoint={files['checkpoint']}",
+            f"--text_encoder={files['text_encoder']}", f"--vocabulary={files['vocabulary']}", "--preset=cub",
+            *[f"--override={o}" for o in SMALL]]
+    ok = subprocess.run(base + [f"--out={tmp_path / 'run'}"], capture_output=True, text=True, env=ENV, timeout=600)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert f"wrote {tmp_path / 'run'}" in ok.stdout
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint").exists()
+    bad = subprocess.run(base[:4] + [f"--checkpoint={files['vocabulary']}"] + base[5:] + [f"--out={tmp_path / 'bad'}"],
+                         capture_output=True, text=True, env=ENV, timeout=600)
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 2 and lines[-1].startswith("error: ") and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists()
