@@ -126,3 +126,23 @@ def test_the_command_line(official, tmp_path):
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode == 2 and lines[-1].startswith("error: ") and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow  # SavedModel and TFLite conversion of a 256 px generator
+def test_a_converted_run_exports(converted, tmp_path):
+    import tensorflow as tf
+
+    from t2izoo.export import saved_model as sm
+    from t2izoo.export import tflite
+
+    loaded = sm.load_run(converted)
+    result = sm.export_saved_model(converted, str(tmp_path), "attngan_official", loaded=loaded)
+    t2i, adapter = loaded
+    captions = ["w21 w4 w13", "w8 w8 w9 w25"]
+    served = tf.saved_model.load(result.path).signatures[sm.SEEDED_SIGNATURE](
+        captions=tf.constant(captions), seed=tf.constant([3, 4]))["images"].numpy()
+    want = adapter.reference_images(captions, [3, 4])
+    assert served.shape == (2, 256, 256, 3)
+    assert np.max(np.abs(served.astype(int) - want.astype(int))) <= 1
+    files = tflite.export_tflite(converted, str(tmp_path), "none", "attngan_official", loaded=loaded)["files"]
+    assert os.path.getsize(files["generator"]) > 0 and os.path.getsize(files["text_encoder"]) > 0
