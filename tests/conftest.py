@@ -5,7 +5,8 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("T2IZOO_CACHE", tempfile.mkdtemp(prefix="t2izoo-test-cache-"))
+# Always a private cache: never a user's $T2IZOO_CACHE (renders or evaluators of another version).
+os.environ["T2IZOO_CACHE"] = tempfile.mkdtemp(prefix="t2izoo-test-cache-")
 
 import pytest  # noqa: E402
 

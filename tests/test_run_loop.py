@@ -230,3 +230,97 @@ def test_a_failed_start_writes_nothing(name, tmp_path, encoder_dir, damsm_run):
         run_loop.train_config(config_lib.apply_overrides(config, ["dataset=coco", f"text_encoder_dir={encoder}"]),
                               str(run))
     assert not run.exists() or not any(run.iterdir())
+
+
+def _final_state(trainer) -> list:
+    return [np.array(v) for v in trainer.generator.weights + trainer.discriminator.weights + trainer.ema_weights
+            + list(trainer.g_optimizer.variables) + list(trainer.d_optimizer.variables)]
+
+
+@pytest.fixture(scope="module")
+def six_steps(encoder_dir, tmp_path_factory):
+    """An uninterrupted 6-step run (checkpoints every 2 steps) to compare interrupted ones with."""
+    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=6, checkpoint_every=2)
+    return config, _final_state(run_loop.train_config(config, str(tmp_path_factory.mktemp("six")), verbose=0))
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(six_steps, tmp_path, capsys):
+    config, want = six_steps
+    run_loop.train_config(config_lib.apply_overrides(config, ["max_steps=4"]), str(tmp_path), verbose=0)
+    data = tmp_path / "checkpoints" / "ckpt-4.data-00000-of-00001"
+    data.write_bytes(b"")  # disk full while saving step 4
+    capsys.readouterr()
+    resumed = run_loop.train_config(config, str(tmp_path), verbose=0)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "ckpt-4 is incomplete or corrupt" in warnings[0]
+    for a, b in zip(want, _final_state(resumed)):
+        np.testing.assert_array_equal(a, b)  # steps 3-6 redone from step 2: the same run
+
+
+def test_a_run_whose_every_checkpoint_is_unreadable_is_refused_and_left_alone(six_steps, tmp_path):
+    config, _ = six_steps
+    run_loop.train_config(config_lib.apply_overrides(config, ["max_steps=4"]), str(tmp_path), verbose=0)
+    for data in (tmp_path / "checkpoints").glob("*.data-*"):
+        data.write_bytes(data.read_bytes()[:10])
+    before = {p.name: p.read_bytes() for p in (tmp_path / "checkpoints").iterdir()}
+    with pytest.raises(CheckpointError, match="holds no readable checkpoint.*nothing was overwritten"):
+        run_loop.train_config(config, str(tmp_path), verbose=0)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "checkpoints").iterdir()} == before
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+import keras
+from t2izoo.testing import tiny
+from t2izoo.trainers import run_loop
+
+class Kill(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.d_optimizer.iterations) == int(sys.argv[3]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+config = tiny.tiny_config("gan_int_cls", sys.argv[1], max_steps=6, checkpoint_every=2)
+run_loop.train_config(config, sys.argv[2], verbose=0, extra_callbacks=[Kill()])
+"""
+
+
+@pytest.mark.slow  # a TensorFlow subprocess
+def test_sigkill_then_rerun_reaches_the_uninterrupted_weights(six_steps, encoder_dir, tmp_path):
+    """kill -9 at step 5 (checkpoints every 2): the rerun resumes from step 4 and ends exactly
+    where an uninterrupted run of the same seed ends (Keras `BackupAndRestore`'s promise)."""
+    config, want = six_steps
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    killed = subprocess.run([sys.executable, "-c", KILL_SCRIPT, encoder_dir, str(tmp_path), "5"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-4")
+    resumed = run_loop.train_config(config, str(tmp_path), verbose=0)
+    assert int(resumed.d_optimizer.iterations) == 6
+    for a, b in zip(want, _final_state(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
+class _PoisonAt(keras.callbacks.Callback):
+    """Makes the generator's first kernel NaN after step `step`: the next step's losses diverge."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.d_optimizer.iterations) == self.step:
+            kernel = self.model.generator.trainable_variables[0]
+            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+
+
+def test_a_diverged_run_stops_and_keeps_the_last_good_checkpoint(encoder_dir, tmp_path):
+    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=8, checkpoint_every=2)
+    with pytest.raises(TrainingDiverged, match="became nan at step 4"):
+        run_loop.train_config(config, str(tmp_path), verbose=0, extra_callbacks=[_PoisonAt(3)])
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest.endswith("ckpt-2")  # step 4 was never saved
+    reader = tf.train.load_checkpoint(latest)
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.isfinite(value).all(), name

@@ -98,7 +98,7 @@ def check_checkpoint(model_dir: str) -> str:
     """
     import tensorflow as tf
 
-    from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR
+    from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR, checkpoint_problem
 
     if not os.path.isdir(model_dir):
         raise CheckpointError(f"model_dir {model_dir} does not exist")
@@ -112,17 +112,9 @@ def check_checkpoint(model_dir: str) -> str:
             f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (no 'checkpoint' state file "
             f"naming a saved step): train first, or wait for the first save")
     latest = state.model_checkpoint_path  # already joined to ckpt_dir when stored relative
-    if not os.path.exists(latest + ".index"):
-        raise CheckpointError(f"checkpoint {latest} is half-written: {os.path.basename(latest)}.index is missing")
-    try:
-        reader = tf.train.load_checkpoint(latest)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError) as err:
-        # A truncated data file gives DataLossError, OutOfRangeError or IndexError ("Read less
-        # bytes than requested") depending on where the cut falls.
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {latest} is incomplete or corrupt: {first}") from None
+    problem = checkpoint_problem(latest)
+    if problem:
+        raise CheckpointError(f"checkpoint {latest} is {problem}")
     return latest
 
 

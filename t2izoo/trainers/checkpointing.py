@@ -28,6 +28,51 @@ class _VariableList(tf.Module):
         self.values = [_tf_variable(v) for v in variables]
 
 
+def checkpoint_problem(prefix: str):
+    """Why the checkpoint at `prefix` cannot be restored (its index missing, a data file empty,
+    truncated or corrupt: a save or a copy cut short), read back tensor by tensor; None when whole."""
+    if not os.path.exists(prefix + ".index"):
+        return f"{os.path.basename(prefix)}.index is missing (half-written)"
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError) as err:
+        # A truncated data file gives DataLossError, OutOfRangeError or IndexError ("Read less
+        # bytes than requested") depending on where the cut falls.
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"incomplete or corrupt ({first})"
+    return None
+
+
+def restore_newest_readable(checkpoint, manager, warn=print):
+    """Restores the newest of `manager`'s checkpoints that reads back whole and returns its path
+    (None when there is none). A newer damaged one (disk full, killed during a copy) is skipped
+    with a one-line warning; when every checkpoint is damaged the run is refused, and its files
+    are left as they are.
+
+    Raises:
+        CheckpointError: every checkpoint is unreadable, or one is whole but of another
+            architecture.
+    """
+    skipped = []
+    for prefix in reversed(manager.checkpoints):  # newest first
+        problem = checkpoint_problem(prefix)
+        if problem:
+            warn(f"warning: checkpoint {prefix} is {problem}; resuming from an earlier one")
+            skipped.append(f"{os.path.basename(prefix)}: {problem}")
+            continue
+        try:
+            checkpoint.restore(prefix).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as err:
+            raise CheckpointError(f"cannot restore {prefix}: {str(err).splitlines()[0]}") from None
+        return prefix
+    if skipped:
+        raise CheckpointError(f"{manager.directory} holds no readable checkpoint ({'; '.join(skipped)}); nothing "
+                              "was overwritten: move the directory away to start afresh, or restore a copy")
+    return None
+
+
 def make_checkpoint(trainer, optimizers, extra=None) -> tf.train.Checkpoint:
     """A checkpoint of `trainer.weights`, the optimizers' variables and `extra` trackables."""
     parts = {"model": _VariableList(trainer.weights)}

@@ -39,7 +39,7 @@ from t2izoo.data import text as text_lib
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
 from t2izoo.errors import CheckpointError, ConfigError
-from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR, make_checkpoint
+from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR, make_checkpoint, restore_newest_readable
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 SAMPLE_ROWS, SAMPLE_COLS = 8, 8
@@ -274,15 +274,16 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         checkpoint = recipe.checkpoint(trainer)
     ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR) if chief else os.path.join(
         model_dir, "tmp_worker", str(strategy.cluster_resolver.task_id))
-    manager = tf.train.CheckpointManager(
-        checkpoint, ckpt_dir, max_to_keep=3,
-        keep_checkpoint_every_n_hours=config.keep_every_minutes / 60.0 if config.keep_every_minutes > 0 else None)
-    if manager.latest_checkpoint:
-        try:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as err:
-            raise CheckpointError(f"cannot restore {manager.latest_checkpoint}: {str(err).splitlines()[0]}") from None
-        logging.info("resumed from %s", manager.latest_checkpoint)
+    try:
+        manager = tf.train.CheckpointManager(
+            checkpoint, ckpt_dir, max_to_keep=3,
+            keep_checkpoint_every_n_hours=config.keep_every_minutes / 60.0 if config.keep_every_minutes > 0 else None)
+    except (tf.errors.OpError, ValueError) as err:  # an unparsable `checkpoint` state file
+        raise CheckpointError(f"{ckpt_dir}/checkpoint is unreadable ({str(err).strip().splitlines()[0]}); nothing "
+                              "was overwritten") from None
+    restored = restore_newest_readable(checkpoint, manager)
+    if restored:
+        logging.info("resumed from %s", restored)
     step_fn = lambda: recipe.step(trainer)  # noqa: E731
     start = step_fn()
     if start >= last_step:
