@@ -55,6 +55,19 @@ def assign_tree_generator_shared(state: StateDict, generator):
         state.assign_conv(head, f"img_net{i + 1}.img.0")
 
 
+def assign_tree_generator(state: StateDict, generator, stages, assign_stage_input):
+    """A whole tree `G_NET`: the shared parts, then each NEXT_STAGE_G `h_net{i}` (i >= 2): what the
+    family joins to h first (`assign_stage_input(state, stage, key)`: StackGAN-v2's `jointConv`,
+    AttnGAN's word attention), then `residual.{k}` and `upsample`, which every tree generator has."""
+    assign_tree_generator_shared(state, generator)
+    for i, stage in enumerate(stages):
+        key = f"h_net{i + 2}"
+        assign_stage_input(state, stage, key)
+        for k, block in enumerate(stage.residuals):
+            assign_residual_block(state, block, f"{key}.residual.{k}")
+        assign_upsample_block(state, stage.up, f"{key}.upsample")
+
+
 def stage_discriminator_keys(image_size: int) -> list:
     """Official keys (conv, BN or None) of D_NET64/128/256's image encoder, in our `encoder` order."""
     keys = [("img_code_s16.0", None), ("img_code_s16.2", "img_code_s16.3"), ("img_code_s16.5", "img_code_s16.6"),

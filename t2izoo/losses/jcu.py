@@ -46,6 +46,12 @@ def jcu_generator_loss(fake, uncond_weight=1.0):
     return cond + uncond_weight * uncond, {"g_fake": cond, "g_fake_uncond": uncond}
 
 
+def scale_term_names(image_sizes, names=("d_loss", "g_loss")) -> list:
+    """The names `sum_over_scales` gives the per-scale terms, scale by scale (what a multi-scale
+    trainer reports)."""
+    return [f"{name}_{s}" for s in image_sizes for name in names]
+
+
 def sum_over_scales(image_sizes, losses, name: str):
     """(sum of per-scale losses, {f"{name}_{size}": loss}): the total a multi-scale GAN
     optimises (StackGAN++ Eq. 7-8 sum over the tree's branches) and the terms it reports."""

@@ -10,6 +10,14 @@ from t2izoo.configs import WEIGHTS_INITS
 from t2izoo.layers.init import orthogonal_init
 
 
+def frozen(model):
+    """`model` with its weights frozen: a pretrained encoder or earlier stage a trainer keeps with
+    its checkpoint but never trains (None passes through)."""
+    if model is not None:
+        model.trainable = False
+    return model
+
+
 class GANTrainer(keras.Model):
     """A keras.Model whose `train_step` updates the discriminator(s), then the generator.
 

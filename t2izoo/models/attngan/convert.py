@@ -10,26 +10,21 @@ joins [image code, condition]; ours [condition, image code], so its input channe
 
 import numpy as np
 
-from t2izoo.convert.layers import (
-    assign_residual_block,
-    assign_stage_discriminator,
-    assign_tree_generator_shared,
-    assign_upsample_block,
-)
+from t2izoo.convert.layers import assign_stage_discriminator, assign_tree_generator
 from t2izoo.convert.state_dict import StateDict
+
+
+def _word_attention(state: StateDict, stage, key: str):
+    """GlobalAttentionGeneral's `conv_context` (bias-free 1x1 conv, words -> hidden width): our
+    `WordAttention` projection."""
+    context = state.take(f"{key}.att.conv_context.weight")  # [hidden, words, 1, 1]
+    state.set(stage.attention.projection.kernel, None if context is None else np.transpose(context[:, :, 0, 0]),
+              f"{key}.att.conv_context.weight")
 
 
 def assign_generator(state: StateDict, generator):
     """`G_NET`'s state dict into a built `AttnGanGenerator` (same widths)."""
-    assign_tree_generator_shared(state, generator)
-    for i, stage in enumerate(generator.stages):
-        key = f"h_net{i + 2}"
-        context = state.take(f"{key}.att.conv_context.weight")  # [hidden, words, 1, 1]
-        state.set(stage.attention.projection.kernel, None if context is None else np.transpose(context[:, :, 0, 0]),
-                  f"{key}.att.conv_context.weight")
-        for k, block in enumerate(stage.residuals):
-            assign_residual_block(state, block, f"{key}.residual.{k}")
-        assign_upsample_block(state, stage.up, f"{key}.upsample")
+    assign_tree_generator(state, generator, generator.stages, _word_attention)
 
 
 def assign_discriminator(state: StateDict, discriminator):

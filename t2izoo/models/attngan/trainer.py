@@ -4,9 +4,9 @@ import tensorflow as tf
 
 from t2izoo.conditioning.damsm.trainer import LOSS_TERMS, damsm_terms
 from t2izoo.encoders.bilstm import damsm_text_conditioning, word_mask
-from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, sum_over_scales
+from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, scale_term_names, sum_over_scales
 from t2izoo.losses.kl import conditioning_kl
-from t2izoo.trainers.base import GANTrainer
+from t2izoo.trainers.base import GANTrainer, frozen
 from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
 
 
@@ -56,11 +56,8 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
     def __init__(self, generator, discriminator, text_encoder, image_encoder, image_sizes=(64, 128, 256),
                  damsm_weight=5.0, kl_weight=1.0, gamma1=4.0, gamma2=5.0, gamma3=10.0, aggregation="code", **kwargs):
         super().__init__(generator, discriminator, **kwargs)
-        self.text_encoder = text_encoder
-        self.image_encoder = image_encoder
-        text_encoder.trainable = False
-        if image_encoder is not None:
-            image_encoder.trainable = False
+        self.text_encoder = frozen(text_encoder)
+        self.image_encoder = frozen(image_encoder)
         self.image_sizes = tuple(image_sizes)
         self.damsm_weight = damsm_weight
         self.kl_weight = kl_weight
@@ -68,10 +65,7 @@ class AttnGanTrainer(ConditioningNoiseMixin, GANTrainer):
         self.aggregation = aggregation
 
     def loss_term_names(self):
-        names = []
-        for s in self.image_sizes:
-            names += [f"d_loss_{s}", f"g_loss_{s}"]
-        return names + ["damsm", "kl"]
+        return scale_term_names(self.image_sizes) + ["damsm", "kl"]
 
     def batch_conditioning(self, batch):
         return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])

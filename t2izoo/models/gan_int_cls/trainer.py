@@ -7,7 +7,7 @@ from t2izoo.losses.matching_aware import (
     interpolate_embeddings,
     matching_aware_discriminator_loss,
 )
-from t2izoo.trainers.base import GANTrainer
+from t2izoo.trainers.base import GANTrainer, frozen
 
 
 class GanIntClsTrainer(GANTrainer):
@@ -31,9 +31,7 @@ class GanIntClsTrainer(GANTrainer):
     def __init__(self, generator, discriminator, text_encoder=None, image_size=64, cls_weight=0.5,
                  interp_weight=1.0, interp_beta=0.5, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
-        self.text_encoder = text_encoder
-        if text_encoder is not None:
-            text_encoder.trainable = False
+        self.text_encoder = frozen(text_encoder)
         self.image_size = image_size
         self.cls_weight = cls_weight
         self.interp_weight = interp_weight

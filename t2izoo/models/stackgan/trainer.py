@@ -5,7 +5,7 @@ import tensorflow as tf
 from t2izoo.losses.adversarial import generator_bce
 from t2izoo.losses.kl import conditioning_kl
 from t2izoo.losses.matching_aware import matching_aware_discriminator_loss
-from t2izoo.trainers.base import GANTrainer
+from t2izoo.trainers.base import GANTrainer, frozen
 from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
 
 
@@ -37,12 +37,8 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
     def __init__(self, generator, discriminator, text_encoder=None, stage1_generator=None, image_size=64,
                  kl_weight=2.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
-        self.text_encoder = text_encoder
-        if text_encoder is not None:
-            text_encoder.trainable = False
-        self.stage1_generator = stage1_generator
-        if stage1_generator is not None:
-            stage1_generator.trainable = False
+        self.text_encoder = frozen(text_encoder)
+        self.stage1_generator = frozen(stage1_generator)
         self.image_size = image_size
         self.kl_weight = kl_weight
 

@@ -6,25 +6,19 @@
 `StageDiscriminator`s.
 """
 
-from t2izoo.convert.layers import (
-    assign_residual_block,
-    assign_stage_discriminator,
-    assign_tree_generator_shared,
-    assign_upsample_block,
-)
+from t2izoo.convert.layers import assign_stage_discriminator, assign_tree_generator
 from t2izoo.convert.state_dict import StateDict
+
+
+def _joint_conv(state: StateDict, stage, key: str):
+    """NEXT_STAGE_G's `jointConv` (conv3x3 + BN + GLU over [condition, h])."""
+    state.assign_conv(stage.joint, f"{key}.jointConv.0")
+    state.assign_batch_norm(stage.joint_norm, f"{key}.jointConv.1")
 
 
 def assign_generator(state: StateDict, generator):
     """`G_NET`'s state dict into a built `MultiStageGenerator` (same widths)."""
-    assign_tree_generator_shared(state, generator)
-    for i, stage in enumerate(generator.refinements):
-        key = f"h_net{i + 2}"
-        state.assign_conv(stage.joint, f"{key}.jointConv.0")
-        state.assign_batch_norm(stage.joint_norm, f"{key}.jointConv.1")
-        for k, block in enumerate(stage.residuals):
-            assign_residual_block(state, block, f"{key}.residual.{k}")
-        assign_upsample_block(state, stage.up, f"{key}.upsample")
+    assign_tree_generator(state, generator, generator.refinements, _joint_conv)
 
 
 def assign_discriminator(state: StateDict, discriminator):

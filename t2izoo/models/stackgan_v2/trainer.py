@@ -2,9 +2,9 @@
 
 import tensorflow as tf
 
-from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, sum_over_scales
+from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, scale_term_names, sum_over_scales
 from t2izoo.losses.kl import conditioning_kl
-from t2izoo.trainers.base import GANTrainer
+from t2izoo.trainers.base import GANTrainer, frozen
 from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
 
 
@@ -32,18 +32,13 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
     def __init__(self, generator, discriminator, text_encoder=None, image_sizes=(64, 128, 256), uncond_weight=1.0,
                  kl_weight=2.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
-        self.text_encoder = text_encoder
-        if text_encoder is not None:
-            text_encoder.trainable = False
+        self.text_encoder = frozen(text_encoder)
         self.image_sizes = tuple(image_sizes)
         self.uncond_weight = uncond_weight
         self.kl_weight = kl_weight
 
     def loss_term_names(self):
-        names = []
-        for s in self.image_sizes:
-            names += [f"d_loss_{s}", f"g_loss_{s}"]
-        return names + ["kl"]
+        return scale_term_names(self.image_sizes) + ["kl"]
 
     def batch_conditioning(self, batch):
         return {"embedding": batch["embedding"]}
