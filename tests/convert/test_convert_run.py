@@ -16,7 +16,9 @@ from t2izoo.convert.state_dict import ConversionError
 
 torch = pytest.importorskip("torch")  # the test extra installs it (t2izoo[convert])
 
-REFERENCE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "official"
+# The arrays of ../shared/reference/official/ beside the repository ($T2IZOO_OFFICIAL_REFERENCE elsewhere).
+REFERENCE = pathlib.Path(os.environ.get("T2IZOO_OFFICIAL_REFERENCE") or
+                         pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "official")
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no official reference arrays at {REFERENCE}")
 SMALL = ["ngf=4", "ndf=4", "z_dim=12", "condition_dim=8", "num_residual=2", "max_words=8"]
 TOLERANCE = 1e-4

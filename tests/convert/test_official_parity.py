@@ -2,6 +2,7 @@
 official AttnGAN and StackGAN-v2 modules at small widths, eval mode, their own inputs and outputs)
 reproduced by our models after converting their state dicts (max |diff| <= 1e-4)."""
 
+import os
 import pathlib
 
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 
 from t2izoo.convert.state_dict import ConversionError, StateDict
 
-REFERENCE = pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "official"
+# The arrays of ../shared/reference/official/ beside the repository ($T2IZOO_OFFICIAL_REFERENCE elsewhere).
+REFERENCE = pathlib.Path(os.environ.get("T2IZOO_OFFICIAL_REFERENCE") or
+                         pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "official")
 TOLERANCE = 1e-4
 
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no official reference arrays at {REFERENCE}")
