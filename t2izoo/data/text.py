@@ -96,6 +96,13 @@ class Vocabulary:
         out[: len(ids)] = ids
         return out, len(ids)
 
+    def encode_batch(self, captions, max_words: int):
+        """(ids int32 [N, max_words], lengths int32 [N]) of many captions, as `encode`; a caption
+        with no known word gets length 1 (its padding), as encoders need at least one step."""
+        encoded = [self.encode(c, max_words) for c in captions]
+        tokens = np.stack([e[0] for e in encoded]).astype(np.int32) if encoded else np.zeros((0, max_words), np.int32)
+        return tokens, np.array([max(e[1], 1) for e in encoded], np.int32)
+
     def decode(self, ids) -> str:
         return " ".join(self.words[i] for i in ids if i != PAD_ID)
 

@@ -75,3 +75,14 @@ def test_all_oov_caption_warns(vocab):
     with pytest.warns(UserWarning, match="outside the vocabulary"):
         ids, n = vocab.encode_for_generation("zebra giraffe", 5)
     assert n == 2 and list(ids[:2]) == [text.UNK_ID, text.UNK_ID]
+
+
+def test_encode_batch_stacks_encode_and_gives_empty_captions_one_step():
+    vocab = text.Vocabulary.build(["a red circle", "a blue star"])
+    tokens, lengths = vocab.encode_batch(["a red star", "zzz", "a blue circle a red star"], max_words=4)
+    assert tokens.dtype == np.int32 and lengths.dtype == np.int32 and tokens.shape == (3, 4)
+    for row, caption in zip(tokens, ["a red star", "zzz", "a blue circle a red star"]):
+        np.testing.assert_array_equal(row, vocab.encode(caption, 4)[0])
+    np.testing.assert_array_equal(lengths, [3, 1, 4])  # "zzz" is one <unk>; the last is cut at 4
+    empty_tokens, empty_lengths = vocab.encode_batch([], max_words=4)
+    assert empty_tokens.shape == (0, 4) and empty_lengths.shape == (0,)

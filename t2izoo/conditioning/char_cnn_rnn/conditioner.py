@@ -74,10 +74,11 @@ class CharCnnRnnConditioner(Conditioner):
         return {"embedding": self.encoder(tokens["chars"], training=False)}
 
     def embed(self, captions, batch_size: int = 256) -> np.ndarray:
-        """Embeddings [len(captions), D] (numpy) of caption strings."""
-        if not len(captions):
-            return np.zeros((0, self.dim), np.float32)
-        return self.conditioning_samples(list(captions), batch_size)["embedding"]
+        """Embeddings [len(captions), D] (numpy) of caption strings, in batches (the pretraining's
+        `encode_captions`, the one batched char-CNN-RNN encoding)."""
+        from t2izoo.conditioning.char_cnn_rnn.pretrain import encode_captions
+
+        return encode_captions(self.encoder, list(captions), batch_size)
 
     def conditioning_specs(self, batch):
         import tensorflow as tf

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 
-import numpy as np
-
 from t2izoo import configs as config_lib
 from t2izoo.conditioning.base import Conditioner
 from t2izoo.data import text as text_lib
@@ -103,9 +101,8 @@ class DamsmConditioner(Conditioner):
                 "lengths": tf.TensorSpec([None], tf.int32, name="lengths")}
 
     def python_tokens(self, captions):
-        encoded = [self.vocab.encode(c, self.max_words) for c in captions]
-        return {"tokens": np.stack([e[0] for e in encoded]).astype(np.int32),
-                "lengths": np.array([max(e[1], 1) for e in encoded], np.int32)}
+        tokens, lengths = self.vocab.encode_batch(captions, self.max_words)
+        return {"tokens": tokens, "lengths": lengths}
 
     @property
     def table(self):

@@ -136,9 +136,7 @@ class DamsmRecipe(run_loop.Recipe):
 
 def encode_captions(text_encoder, vocab, captions, max_words, batch_size=256):
     """(words [N, T, D], sentence [N, D], tokens [N, T], lengths [N]) of caption strings."""
-    encoded = [vocab.encode(c, max_words) for c in captions]
-    tokens = np.stack([e[0] for e in encoded]).astype(np.int32)
-    lengths = np.maximum(np.array([e[1] for e in encoded], np.int32), 1)
+    tokens, lengths = vocab.encode_batch(captions, max_words)
     words, sentences = [], []
     for i in range(0, len(tokens), batch_size):
         w, s = text_encoder((tf.constant(tokens[i:i + batch_size]), tf.constant(lengths[i:i + batch_size])),
