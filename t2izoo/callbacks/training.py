@@ -42,10 +42,15 @@ class CheckpointCallback(keras.callbacks.Callback):
 
 
 class StopConditions(keras.callbacks.Callback):
-    """Stops at `max_steps`, after `max_minutes`, or on SIGINT/SIGTERM (after a checkpoint)."""
+    """Stops at `max_steps`, after `max_minutes`, or on SIGINT/SIGTERM (after a checkpoint).
 
-    def __init__(self, step_fn, max_steps: int, max_minutes: float, checkpointer: CheckpointCallback):
+    `agree(flag) -> bool`: under a multi-worker strategy, whether any worker wants to stop (a
+    collective every worker calls after every step), so that all stop at the same step."""
+
+    def __init__(self, step_fn, max_steps: int, max_minutes: float, checkpointer: CheckpointCallback,
+                 agree=None):
         super().__init__()
+        self.agree = agree
         self.step_fn = step_fn
         self.max_steps = max_steps
         self.max_minutes = max_minutes
@@ -78,24 +83,32 @@ class StopConditions(keras.callbacks.Callback):
             self.reason = f"reached max_steps={self.max_steps}"
         elif self.max_minutes and time.time() - self.start >= 60 * self.max_minutes:
             self.reason = f"reached max_minutes={self.max_minutes:g} at step {step}"
+        if self.agree is not None and self.agree(self.reason is not None) and not self.reason:
+            self.reason = f"another worker stopped at step {step}"
         if self.reason:
             self.checkpointer.save()
             self.model.stop_training = True
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
-    """Raises TrainingDiverged on a NaN/inf loss, before any later checkpoint is written."""
+    """Raises TrainingDiverged on a NaN/inf loss, before any later checkpoint is written.
 
-    def __init__(self, step_fn):
+    `agree(flag) -> bool`: as in `StopConditions`, so every worker of a multi-worker run stops."""
+
+    def __init__(self, step_fn, agree=None):
         super().__init__()
         self.step_fn = step_fn
+        self.agree = agree
 
     def on_train_batch_end(self, batch, logs=None):
-        for name, value in (logs or {}).items():
-            if not math.isfinite(float(value)):
-                raise TrainingDiverged(
-                    f"{name} became {float(value)} at step {self.step_fn()}; training stopped. The last "
-                    "good checkpoint is kept: lower the learning rate or check the data, then resume.")
+        bad = [(name, float(value)) for name, value in (logs or {}).items() if not math.isfinite(float(value))]
+        if self.agree is not None and self.agree(bool(bad)) and not bad:
+            raise TrainingDiverged(f"another worker's loss became non-finite at step {self.step_fn()}; training "
+                                   "stopped. The last good checkpoint is kept.")
+        for name, value in bad:
+            raise TrainingDiverged(
+                f"{name} became {value} at step {self.step_fn()}; training stopped. The last "
+                "good checkpoint is kept: lower the learning rate or check the data, then resume.")
 
 
 class SampleGridCallback(keras.callbacks.Callback):

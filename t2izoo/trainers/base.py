@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from t2izoo.configs import WEIGHTS_INITS
 from t2izoo.layers.init import orthogonal_init
+from t2izoo.trainers.prebuilt import PrebuiltTrainer
 
 
 def frozen(model):
@@ -18,7 +19,7 @@ def frozen(model):
     return model
 
 
-class GANTrainer(keras.Model):
+class GANTrainer(PrebuiltTrainer):
     """A keras.Model whose `train_step` updates the discriminator(s), then the generator.
 
     A family's trainer implements:

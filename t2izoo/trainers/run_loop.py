@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import keras
@@ -45,25 +47,95 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 SAMPLE_ROWS, SAMPLE_COLS = 8, 8
 
 
+_MULTI_WORKER = []  # the process's one MultiWorkerMirroredStrategy (its collectives start once)
+
+
 def make_strategy(name: str):
-    """`default` (one device), `mirrored` (all local devices), `multi_worker` (reads TF_CONFIG)."""
+    """`default` (one device), `mirrored` (all local devices), `multi_worker` (reads TF_CONFIG;
+    one per process: a second run in the same process reuses it)."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError("--strategy=multi_worker needs the TF_CONFIG environment variable "
-                              "(cluster spec and this worker's task)")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        if not _MULTI_WORKER:
+            check_tf_config(os.environ.get("TF_CONFIG"))
+            _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+        return _MULTI_WORKER[0]
     raise ConfigError(f"unknown --strategy={name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
+def check_tf_config(text):
+    """One line on a missing or malformed TF_CONFIG, before TensorFlow reads it."""
+    help_ = ('e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", '
+             '"index": 0}}')
+    if not text:
+        raise ConfigError(f"--strategy=multi_worker needs the TF_CONFIG environment variable ({help_})")
+    try:
+        spec = json.loads(text)
+        cluster, task = spec["cluster"], spec["task"]
+        members = cluster[task["type"]]
+        if not 0 <= int(task["index"]) < len(members):
+            raise ValueError(f"task index {task['index']} is outside its {len(members)} {task['type']} address(es)")
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"TF_CONFIG is not a valid cluster spec ({type(err).__name__}: {err}); {help_}") from None
+
+
 def is_chief(strategy) -> bool:
+    """True for the one process that writes the run directory: the `chief` task, else worker 0."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not getattr(resolver, "task_type", None):
         return True
-    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
+    return not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def is_multi_worker(strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def worker_dir(model_dir: str, strategy) -> str:
+    """Where this process writes: `model_dir` for the chief (and every single-process run); for
+    another worker a private temporary directory (removed at the end), seeded with the run
+    directory's top-level files (config, vocabulary, encoder description, caption caches) so it
+    reads what the chief already has and computes the rest itself (the pattern of TensorFlow's
+    multi-worker tutorial and Keras `BackupAndRestore`)."""
+    if is_chief(strategy):
+        return model_dir
+    work_dir = tempfile.mkdtemp(prefix=f"t2izoo-worker{strategy.cluster_resolver.task_id}-")
+    if os.path.isdir(model_dir):
+        for name in os.listdir(model_dir):
+            path = os.path.join(model_dir, name)
+            if os.path.isfile(path) and not name.startswith("."):
+                shutil.copy2(path, work_dir)
+    return work_dir
+
+
+def any_worker(strategy, flag: bool) -> bool:
+    """Whether `flag` is true on any worker of a multi-worker run (a collective every worker must
+    call at the same point); `flag` itself elsewhere. Stops (max_minutes, signals, a NaN) must be
+    agreed, or the workers that go on wait forever for the one that stopped."""
+    if not is_multi_worker(strategy):
+        return bool(flag)
+    total = _sum_over_workers(strategy, tf.constant(1.0 if flag else 0.0))
+    return float(total) > 0
+
+
+def _sum_over_workers(strategy, value):
+    fn = _SUM_FNS.get(id(strategy))
+    if fn is None:
+        @tf.function
+        def fn(v):
+            per_replica = strategy.run(lambda x: tf.identity(x), args=(v,))
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+        _SUM_FNS[id(strategy)] = fn
+    return fn(value)
+
+
+_SUM_FNS = {}
 
 
 def load_or_build_vocab(model_dir: str, train_set) -> text_lib.Vocabulary:
@@ -232,15 +304,19 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     """Trains `config` with `recipe` in `model_dir`, resuming from its latest checkpoint.
 
     With `auto_pretrain`, a missing `shapes` text encoder is pretrained first (at most
-    `pretrain_minutes`, 0: its full preset)."""
+    `pretrain_minutes`, 0: its full preset; not under `multi_worker`, where the workers would race
+    to write it: pretrain first).
+
+    Under `multi_worker` every worker runs this same function: only the chief writes `model_dir`
+    (the others write to a private temporary directory, removed at the end), every worker resumes
+    from the chief's newest readable checkpoint, and stops are agreed by all workers."""
     if not model_dir:
         raise ConfigError("--model_dir is required")
     options = recipe.pipeline_options(config)  # validates the recipe's options before anything is written
     conditioner_cls = recipe.conditioner_class()
-    if auto_pretrain and conditioner_cls is not None:
+    if auto_pretrain and conditioner_cls is not None and strategy_name != "multi_worker":
         conditioner_cls.ensure_pretrained(config, pretrain_minutes)
     strategy = make_strategy(strategy_name)
-    chief = is_chief(strategy)
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(f"batch_size={config.batch_size} is not divisible by the "
                           f"{strategy.num_replicas_in_sync} replicas of --strategy={strategy_name}")
@@ -249,15 +325,37 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     check_model_dir(config, model_dir)
     recipe.check_inputs(config, model_dir)
     train_set = load_dataset(config, "train")
-    config_lib.save_config(config, model_dir)  # the resolved config, before the first step
+    work_dir = worker_dir(model_dir, strategy)
+    try:
+        return _train(recipe, config, model_dir, work_dir, strategy, train_set, options, verbose, extra_callbacks)
+    finally:
+        if work_dir != model_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _checkpoint_manager(checkpoint, directory, config):
+    try:
+        return tf.train.CheckpointManager(
+            checkpoint, directory, max_to_keep=3,
+            keep_checkpoint_every_n_hours=config.keep_every_minutes / 60.0 if config.keep_every_minutes > 0 else None)
+    except (tf.errors.OpError, ValueError) as err:  # an unparsable `checkpoint` state file
+        raise CheckpointError(f"{directory}/checkpoint is unreadable ({str(err).strip().splitlines()[0]}); nothing "
+                              "was overwritten") from None
+
+
+def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, verbose, extra_callbacks):
+    """`train` after its checks: `work_dir` is where this process writes (`model_dir` on the chief)."""
+    chief = work_dir == model_dir
+    conditioner_cls = recipe.conditioner_class()
+    config_lib.save_config(config, work_dir)  # the resolved config, before the first step
     keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
     if conditioner_cls is not None:
-        conditioner_cls.prepare_run_dir(config, model_dir)
-    vocab = load_or_build_vocab(model_dir, train_set)
-    context = {"vocab": vocab, "train_set": train_set, "model_dir": model_dir,
-               **recipe.prepare(config, model_dir, vocab)}
+        conditioner_cls.prepare_run_dir(config, work_dir)
+    vocab = load_or_build_vocab(work_dir, train_set)
+    context = {"vocab": vocab, "train_set": train_set, "model_dir": work_dir,
+               **recipe.prepare(config, work_dir, vocab)}
     conditioner = context.get("conditioner")
-    embeddings = conditioner.caption_embeddings(model_dir, train_set) if conditioner is not None else None
+    embeddings = conditioner.caption_embeddings(work_dir, train_set) if conditioner is not None else None
     if embeddings is not None:
         context["caption_embeddings"] = embeddings
     hard_negatives = (recipe.hard_negative_embeddings(config, context, train_set)
@@ -272,33 +370,40 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         trainer = recipe.build_trainer(config, context)
         trainer.build_from_batch(tensor_batch(assembler(0)))
         checkpoint = recipe.checkpoint(trainer)
-    ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR) if chief else os.path.join(
-        model_dir, "tmp_worker", str(strategy.cluster_resolver.task_id))
-    try:
-        manager = tf.train.CheckpointManager(
-            checkpoint, ckpt_dir, max_to_keep=3,
-            keep_checkpoint_every_n_hours=config.keep_every_minutes / 60.0 if config.keep_every_minutes > 0 else None)
-    except (tf.errors.OpError, ValueError) as err:  # an unparsable `checkpoint` state file
-        raise CheckpointError(f"{ckpt_dir}/checkpoint is unreadable ({str(err).strip().splitlines()[0]}); nothing "
-                              "was overwritten") from None
-    restored = restore_newest_readable(checkpoint, manager)
+    ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+    manager = _checkpoint_manager(checkpoint, ckpt_dir, config)
+    # Every worker resumes from the chief's newest readable checkpoint (read only); a worker's
+    # own saves (every worker must save: reading distributed variables is a collective) go to
+    # its private directory.
+    restored = restore_newest_readable(checkpoint, manager, warn=print if chief else logging.info)
+    if not chief:
+        manager = _checkpoint_manager(checkpoint, os.path.join(work_dir, CHECKPOINT_SUBDIR), config)
     if restored:
         logging.info("resumed from %s", restored)
     step_fn = lambda: recipe.step(trainer)  # noqa: E731
     start = step_fn()
     if start >= last_step:
-        print(f"{model_dir} is already at step {start} >= {last_step}; nothing to do")
+        if chief:
+            print(f"{model_dir} is already at step {start} >= {last_step}; nothing to do")
         return trainer
-    print(f"[{recipe.name}] {config.dataset}: {len(train_set)} training images, {steps_per_epoch} steps/epoch, "
-          f"steps {start} -> {last_step}, global batch {config.batch_size} on "
-          f"{strategy.num_replicas_in_sync} replica(s); run dir {model_dir}")
+    say = print if chief else logging.info
+    say(f"[{recipe.name}] {config.dataset}: {len(train_set)} training images, {steps_per_epoch} steps/epoch, "
+        f"steps {start} -> {last_step}, global batch {config.batch_size} on "
+        f"{strategy.num_replicas_in_sync} replica(s); run dir {model_dir}")
     dataset = make_dataset(train_set, vocab, options, embeddings, start_step=start,
                            hard_negative_embeddings=hard_negatives, hard_negative_chars=hard_chars)
+    if is_multi_worker(strategy):
+        # Each worker builds the same global batches and keeps its replicas' rows of each (no input
+        # files to shard by).
+        data_options = tf.data.Options()
+        data_options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = dataset.with_options(data_options)
 
+    agree = (lambda flag: any_worker(strategy, flag)) if is_multi_worker(strategy) else None
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "tensorboard")) if chief else None
     checkpointer = CheckpointCallback(manager, step_fn, config.checkpoint_every)
-    stopper = StopConditions(step_fn, last_step, config.max_minutes, checkpointer)
-    callbacks = [NonFiniteGuard(step_fn), checkpointer]
+    stopper = StopConditions(step_fn, last_step, config.max_minutes, checkpointer, agree=agree)
+    callbacks = [NonFiniteGuard(step_fn, agree=agree), checkpointer]
     grids = None
     if conditioner is not None and chief:
         captions = fixed_sample_captions(load_dataset(config, "test"))
@@ -315,10 +420,12 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
         verbose = 1 if sys.stdout.isatty() else 2
     t0 = time.time()
     trainer.fit(dataset, epochs=math.ceil(last_step / log_every) + 1, steps_per_epoch=log_every,
-                initial_epoch=start // log_every, callbacks=callbacks, verbose=verbose)
+                initial_epoch=start // log_every, callbacks=callbacks, verbose=verbose if chief else 0)
     recipe.finalize(trainer, config, context,
                     lambda n: (tensor_batch(assembler(s)) for s in range(n)))
     checkpointer.save(force=True)
+    if not chief:
+        return trainer
     if grids is not None:
         path = grids.write()
         print(f"sample grid: {path}")
@@ -329,7 +436,7 @@ def train(recipe: Recipe, config, model_dir: str, strategy_name: str = "default"
     with open(os.path.join(model_dir, "progress.jsonl"), "a") as f:
         f.write(json.dumps({"step": step_fn(), "elapsed_s": round(elapsed, 1), "reason": reason,
                             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
-    if chief and conditioner is not None:
+    if conditioner is not None:
         evaluate_after_training(config, model_dir, recipe.name)
     recipe.finish(trainer, config, context, model_dir)
     return trainer

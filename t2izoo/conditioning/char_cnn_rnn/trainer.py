@@ -4,11 +4,12 @@ import keras
 import tensorflow as tf
 
 from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_loss
+from t2izoo.trainers.prebuilt import PrebuiltTrainer
 
 SJE_NEGATIVES = ("class", "scene")
 
 
-class SjeTrainer(keras.Model):
+class SjeTrainer(PrebuiltTrainer):
     """Trains a text encoder and an image encoder with the symmetric SJE hinge loss.
 
     Args:

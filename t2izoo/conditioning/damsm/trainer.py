@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from t2izoo.losses.damsm import damsm_loss
+from t2izoo.trainers.prebuilt import PrebuiltTrainer
 from t2izoo.trainers.replicas import gather_global_batch, local_mean
 
 LOSS_TERMS = ("word_i2t", "word_t2i", "sentence_i2t", "sentence_t2i")
@@ -19,7 +20,7 @@ def damsm_terms(regions, image_vectors, words, sentence_vectors, lengths, class_
     return {k: local_mean(v, offset, local) for k, v in terms.items()}
 
 
-class DamsmTrainer(keras.Model):
+class DamsmTrainer(PrebuiltTrainer):
     """Trains the text encoder and the image encoder's projections with L_DAMSM.
 
     L = L1^w + L2^w + L1^s + L2^s (code/pretrain_DAMSM.py: w_loss0 + w_loss1 + s_loss0 + s_loss1).
