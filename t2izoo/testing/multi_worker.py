@@ -21,6 +21,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -76,11 +77,15 @@ def write_jobs(path: str, jobs: list) -> str:
 
 def load_weights(root: str, job: str, task) -> tuple:
     """(list of arrays, final step) that job `job` saved on task `task` (an int, or "single")."""
-    base = os.path.join(root, WEIGHTS, f"{job}.{task}")
-    with np.load(base + ".npz") as z:
+    with np.load(os.path.join(root, WEIGHTS, f"{job}.{task}.npz")) as z:
         arrays = [z[f"w{i}"] for i in range(len(z.files))]
-    with open(base + ".steps.json") as f:
-        return arrays, json.load(f)["step"]
+    return arrays, load_summary(root, job, task)["step"]
+
+
+def load_summary(root: str, job: str, task) -> dict:
+    """{"step", "steps_per_s"} of job `job` on task `task`."""
+    with open(os.path.join(root, WEIGHTS, f"{job}.{task}.steps.json")) as f:
+        return json.load(f)
 
 
 def indexed_noise(self, batch):
@@ -98,21 +103,52 @@ def _task(strategy) -> str:
     return str(resolver.task_id) if resolver is not None and resolver.task_type else "single"
 
 
+class _StepTimes:
+    """Wall-clock time at the end of every step (a Keras callback, made lazily)."""
+
+    def __new__(cls):
+        import keras
+
+        class StepTimes(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.times = []
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.times.append(time.perf_counter())
+
+        return StepTimes()
+
+
 def run_job(job: dict, root: str, strategy_name: str):
+    """Trains `job` (its family's tiny config, or `job["preset"]`, with `job["changes"]`) and saves
+    the trainer's weights, final step and steps/s after the first two steps (which trace)."""
+    import dataclasses
+
     from t2izoo import registry
     from t2izoo.testing.tiny import tiny_config
     from t2izoo.trainers import run_loop
 
     family = registry.get(job["family"])
     changes = dict(job.get("changes", {}))
-    config = tiny_config(family.name, changes.pop("encoder_dir", ""), **changes)
-    trainer = run_loop.train(family.make_recipe(), config, job["model_dir"], strategy_name, verbose=0)
+    encoder_dir = changes.pop("encoder_dir", "")
+    if job.get("preset"):
+        if family.conditioner:
+            changes["text_encoder_dir"] = encoder_dir
+        config = dataclasses.replace(family.presets[job["preset"]], **changes)
+    else:
+        config = tiny_config(family.name, encoder_dir, **changes)
+    timer = _StepTimes()
+    trainer = run_loop.train(family.make_recipe(), config, job["model_dir"], strategy_name, verbose=0,
+                             extra_callbacks=[timer])
     strategy = run_loop.make_strategy(strategy_name)
     base = os.path.join(root, WEIGHTS, f"{job['name']}.{_task(strategy)}")
     os.makedirs(os.path.dirname(base), exist_ok=True)
     np.savez(base + ".npz", **{f"w{i}": np.asarray(w) for i, w in enumerate(trainer.get_weights())})
+    t = timer.times
+    rate = (len(t) - 2) / (t[-1] - t[1]) if len(t) > 2 else None
     with open(base + ".steps.json", "w") as f:
-        json.dump({"step": int(family.make_recipe().step(trainer))}, f)
+        json.dump({"step": int(family.make_recipe().step(trainer)), "steps_per_s": rate}, f)
     run_loop.any_worker(strategy, False)  # a barrier: no worker starts the next job's collectives early
 
 

@@ -19,8 +19,26 @@ def gather_global_batch(values):
         return values, 0, local
     # One all-gather per tensor: a batched call mixes host (int32) and device tensors, and its
     # gradient packs the incoming gradients of different ranks into one tensor (TF 2.21).
-    gathered = [ctx.all_gather(v, axis=0) for v in tf.nest.flatten(values)]
+    gather = _all_gather_by_sum if isinstance(tf.distribute.get_strategy(),
+                                              tf.distribute.MultiWorkerMirroredStrategy) else _all_gather
+    gathered = [gather(ctx, v) for v in tf.nest.flatten(values)]
     return tf.nest.pack_sequence_as(values, gathered), ctx.replica_id_in_sync_group * local, local
+
+
+def _all_gather(ctx, v):
+    return ctx.all_gather(v, axis=0)
+
+
+def _all_gather_by_sum(ctx, v):
+    """`all_gather` as a SUM all-reduce of copies zero-padded to the global batch, each replica's
+    rows at its offset (equal per-replica batches). Under MultiWorkerMirroredStrategy (TF 2.21)
+    `all_gather` fails ("destinations can not be empty"); `all_reduce`'s gradient is the all-reduced
+    gradient, whose rows at the offset are this replica's, as `all_gather`'s is."""
+    n, i = ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group
+    local = tf.shape(v)[0]
+    rows = tf.reshape(tf.stack([i * local, (n - 1 - i) * local]), (1, 2))
+    paddings = tf.concat([rows, tf.zeros((tf.rank(v) - 1, 2), tf.int32)], axis=0)
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.pad(v, paddings))
 
 
 def local_mean(per_example, offset, local):
