@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_multi_worker.py [--recipe=gan_int_cls] [--steps=40]
 
 The recipe's `shapes` preset (its global batch) trains `--steps` steps three ways: one process
-with its default strategy, and two worker processes (TF_CONFIG on 127.0.0.1, one CPU replica
+with its default strategy (XLA-compiled step, the default on one replica), one process without
+XLA (what a multi-replica strategy runs), and two worker processes (TF_CONFIG on 127.0.0.1, one CPU replica
 each) whose collectives all-reduce every gradient. Rates exclude the first two steps (tracing).
 On one 2-core machine the two workers share the same cores, so this measures the overhead of the
 collectives and of splitting the batch, not a speed-up: across machines each worker brings its
@@ -47,14 +48,14 @@ def main():
     changes = {"max_steps": args.steps, "checkpoint_every": 0, "sample_every": 0, "eval_images": 0,
                "encoder_dir": encoder_dir}
     rates = {}
-    for kind in ("single", "multi"):
+    for kind in ("single", "single_no_xla", "multi"):
         out = os.path.join(root, kind)
         os.makedirs(out)
         job = {"name": args.recipe, "family": args.recipe, "preset": "shapes", "model_dir": os.path.join(out, "run"),
-               "changes": changes}
+               "changes": dict(changes, jit_compile=kind == "single")}
         jobs_path = mw.write_jobs(os.path.join(out, "jobs.json"), [job])
         t0 = time.time()
-        if kind == "single":
+        if kind != "multi":
             procs = [mw.start_worker(jobs_path, out, None, 0, os.path.join(out, "single.log"), strategy="default")]
         else:
             ports, held = mw.reserve_ports(2)
@@ -65,12 +66,13 @@ def main():
                 s.close()
         if any(codes):
             sys.exit(f"{kind} run failed (exit codes {codes}); logs in {out}")
-        rates[kind] = mw.load_summary(out, args.recipe, "single" if kind == "single" else 0)["steps_per_s"]
+        rates[kind] = mw.load_summary(out, args.recipe, 0 if kind == "multi" else "single")["steps_per_s"]
         print(f"{kind:>6}: {rates[kind]:.2f} steps/s ({time.time() - t0:.0f} s wall with start-up)", flush=True)
     preset = family.presets["shapes"]
     print(f"{args.recipe} shapes preset, global batch {preset.batch_size}, {args.steps} steps: 1 process "
-          f"{rates['single']:.2f} steps/s, 2 workers on loopback {rates['multi']:.2f} steps/s "
-          f"({rates['multi'] / rates['single']:.2f}x; one {os.cpu_count()}-core machine: overhead, not speed-up)")
+          f"{rates['single']:.2f} steps/s (XLA), {rates['single_no_xla']:.2f} steps/s (no XLA); 2 workers on "
+          f"loopback {rates['multi']:.2f} steps/s ({rates['multi'] / rates['single_no_xla']:.2f}x the no-XLA "
+          f"process; one {os.cpu_count()}-core machine, load {os.getloadavg()[0]:.1f}: overhead, not speed-up)")
 
 
 if __name__ == "__main__":

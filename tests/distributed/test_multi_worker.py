@@ -77,11 +77,21 @@ def _files(model_dir):
     return out
 
 
+def _input_runs():
+    """The runs the jobs read (never write): each text encoder and every "<run:NAME>" a tiny run
+    names (StackGAN's Stage-I, a manipulation model's GAN, ...)."""
+    names = set()
+    for family, changes in tiny.tiny_runs().values():
+        if family.conditioner:
+            names.add(family.conditioner)
+        names.update(v[len("<run:"):-1] for v in changes.values() if isinstance(v, str) and v.startswith("<run:"))
+    return sorted(names)
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    """The read-only inputs every job needs: each text encoder, StackGAN's Stage-I run."""
     root = tmp_path_factory.mktemp("inputs")
-    return {name: tiny.build_tiny_run(name, root) for name in ("char_cnn_rnn", "damsm", "stackgan")}
+    return {name: tiny.build_tiny_run(name, root) for name in _input_runs()}
 
 
 @pytest.fixture(scope="module")
