@@ -43,6 +43,11 @@ Example:
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import logging
 import threading
 from typing import Optional
@@ -227,5 +232,7 @@ def main(argv) -> int:
 if __name__ == "__main__":
     from absl import app
 
+    from t2izoo.utils.cli import parse_flags
+
     FLAGS = _define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
