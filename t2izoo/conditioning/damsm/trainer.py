@@ -83,6 +83,10 @@ class DamsmTrainer(keras.Model):
             loss = tf.add_n([terms[k] for k in LOSS_TERMS])
             scaled = loss / replicas
         grads = tape.gradient(scaled, text_vars + image_vars)
+        # The word embedding's gradient comes as IndexedSlices with a row per occurrence; the global
+        # norm of those rows is not the norm of the summed (dense) gradient that is applied, so the
+        # RNN clip let up to a few % more through. Dense, it clips what PyTorch's clip_grad_norm_ does.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         self.text_optimizer.apply_gradients(zip(grads[:len(text_vars)], text_vars))
         self.image_optimizer.apply_gradients(zip(grads[len(text_vars):], image_vars))
         # Top-1 sentence retrieval of each image within the replica batch (same class counts).
