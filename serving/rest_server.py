@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 
 # Largest REST body accepted; bigger requests are refused before being read.
 MAX_REST_BODY_BYTES = 64 * 1024 * 1024
-# Listen backlog: socketserver's default of 5 drops connections when many clients connect at once
-# (the soak's 16 clients saw 1-3 s SYN retransmits); the kernel caps it at net.core.somaxconn.
+# Listen backlog: socketserver's default of 5 is below the number of clients that connect at once
+# (16 in the soak, serving/soak.py); a full backlog drops connections. The kernel caps it at
+# net.core.somaxconn.
 LISTEN_BACKLOG = 1024
 
 
