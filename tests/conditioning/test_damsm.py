@@ -210,3 +210,22 @@ def test_the_recipe_s_rnn_clip_clips_the_text_encoder_s_update(rng):
     image_norm = _slot_norm(trainer.image_optimizer, trainer.image_encoder.trainable_variables) / (1 - beta_1)
     np.testing.assert_allclose(text_norm, config.rnn_grad_clip, rtol=1e-4)
     assert image_norm > 2 * config.rnn_grad_clip  # unclipped (and large enough that the text side was cut)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", [None, 0.25])
+def test_mirrored_step_equals_single_device(rng, clip):
+    """2 replicas take the single-device step: the DAMSM terms over the global batch, the small
+    CNN's batch norm on global statistics, and the RNN clip on the summed gradient (SGD: Adam's
+    first step is lr * sign(g), blind to a wrong scaling or clip)."""
+
+    def make():
+        keras.utils.set_random_seed(13)
+        trainer = DamsmTrainer(BiLstmTextEncoder(30, 8, 8, dropout=0.0), DamsmSmallCnnEncoder(16, (8, 8), (8,)),
+                               image_size=16)
+        trainer.compile(keras.optimizers.SGD(1e-3, global_clipnorm=clip), keras.optimizers.SGD(1e-3),
+                        jit_compile=False)
+        return trainer
+
+    batch = damsm_batch(rng, b=6)
+    gan_checks.check_mirrored_matches_single_seeded(make, {k: np.asarray(v) for k, v in batch.items()})

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from t2izoo.losses.damsm import damsm_loss
-from t2izoo.trainers.replicas import gather_global_batch, local_mean
+from t2izoo.trainers.replicas import clip_summed_gradients, gather_global_batch, local_mean
 
 LOSS_TERMS = ("word_i2t", "word_t2i", "sentence_i2t", "sentence_t2i")
 
@@ -87,7 +87,8 @@ class DamsmTrainer(keras.Model):
         # norm of those rows is not the norm of the summed (dense) gradient that is applied, so the
         # RNN clip let up to a few % more through. Dense, it clips what PyTorch's clip_grad_norm_ does.
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        self.text_optimizer.apply_gradients(zip(grads[:len(text_vars)], text_vars))
+        text_grads = clip_summed_gradients(grads[:len(text_vars)], self.text_optimizer.global_clipnorm)
+        self.text_optimizer.apply_gradients(zip(text_grads, text_vars))
         self.image_optimizer.apply_gradients(zip(grads[len(text_vars):], image_vars))
         # Top-1 sentence retrieval of each image within the replica batch (same class counts).
         image_unit = tf.math.l2_normalize(image_vectors, -1)
