@@ -21,6 +21,11 @@ Example:
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import base64
 import json
 import math
@@ -208,6 +213,13 @@ class _Client:
         return np.asarray(value)
 
 
+def is_loopback(server: str) -> bool:
+    """Whether "host:port" (or "http://host:port") names this machine's loopback interface."""
+    host = server.split("://", 1)[-1].split("/", 1)[0]
+    host = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 class GrpcClient(_Client):
     """TF Serving PredictionService client sending captions and returning images.
 
@@ -220,9 +232,11 @@ class GrpcClient(_Client):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-        self._channel = grpc.insecure_channel(
-            self.server, options=[("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
-                             ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES)])
+        options = [("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+                   ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES)]
+        if is_loopback(self.server):  # a server on this machine: never through $grpc_proxy/$http_proxy
+            options.append(("grpc.enable_http_proxy", 0))
+        self._channel = grpc.insecure_channel(self.server, options=options)
         self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
     def _model_spec(self, spec):
@@ -295,6 +309,10 @@ class RestClient(_Client):
     def _connect(self):
         server = self.server.rstrip("/")
         self.base_url = server if "://" in server else f"http://{server}"
+        # A server on this machine is reached directly, never through $http_proxy; others as the
+        # environment says.
+        self._opener = urllib.request.build_opener(
+            *([urllib.request.ProxyHandler({})] if is_loopback(self.base_url) else []))
 
     def model_url(self) -> str:
         url = f"{self.base_url}/v1/models/{self.model_name}"
@@ -311,7 +329,7 @@ class RestClient(_Client):
         req = urllib.request.Request(url, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as answer:
+            with self._opener.open(req, timeout=self.timeout) as answer:
                 body = answer.read()
         except urllib.error.HTTPError as e:
             text = e.read().decode("utf-8", errors="replace")
@@ -430,5 +448,7 @@ def main(argv) -> int:
 if __name__ == "__main__":
     from absl import app
 
+    from t2izoo.utils.cli import parse_flags
+
     FLAGS = _define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -74,6 +74,16 @@ def make_servicer(registry: ModelRegistry):
                 logger.exception("Predict failed")
                 context.abort(grpc.StatusCode.INTERNAL, f"internal error: {e}")
 
+        def PredictRaw(self, raw: bytes, context):
+            from google.protobuf.message import DecodeError
+
+            try:
+                request = predict_pb2.PredictRequest.FromString(raw)
+            except (DecodeError, RuntimeWarning) as e:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"the request is not a valid PredictRequest (truncated or garbled): {e}")
+            return self.Predict(request, context)
+
         def GetModelMetadata(self, request, context):
             try:
                 model = resolve(request.model_spec)
@@ -112,14 +122,21 @@ def start_grpc_server(registry: ModelRegistry, host: str, port: int, workers: in
     from concurrent import futures
 
     import grpc
-    from tensorflow_serving.apis import prediction_service_pb2_grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
         options=[("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
                  ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 0)])
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(make_servicer(registry), server)
+    servicer = make_servicer(registry)
+    # Predict takes raw bytes and parses them itself: a truncated or garbled message then gets
+    # INVALID_ARGUMENT, not grpc's INTERNAL "Exception deserializing request!".
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "tensorflow.serving.PredictionService",
+        {"Predict": grpc.unary_unary_rpc_method_handler(
+            servicer.PredictRaw, response_serializer=predict_pb2.PredictResponse.SerializeToString)})])
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(servicer, server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

@@ -32,6 +32,14 @@ logger = logging.getLogger(__name__)
 
 # Largest REST body accepted; bigger requests are refused before being read.
 MAX_REST_BODY_BYTES = 64 * 1024 * 1024
+# Listen backlog: socketserver's default of 5 is below the number of clients that connect at once
+# (16 in the soak, serving/soak.py); a full backlog drops connections. The kernel caps it at
+# net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
 
 _REST_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
@@ -232,7 +240,11 @@ def make_handler(registry: ModelRegistry):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client hung up before the answer
+                self.close_connection = True
+                logger.debug("client %s hung up before the answer", self.address_string())
 
         def _route(self, method: str):
             match = _REST_PATH.match(self.path.split("?", 1)[0])
@@ -258,6 +270,11 @@ def make_handler(registry: ModelRegistry):
                         self.close_connection = True
                         raise invalid(f"request body must be 0 to {MAX_REST_BODY_BYTES} bytes with a Content-Length")
                     body = self.rfile.read(length)
+                    if len(body) < length:  # the client hung up mid-request: nobody to answer
+                        self.close_connection = True
+                        logger.debug("client %s sent %d of %d body bytes, then hung up", self.address_string(),
+                                     len(body), length)
+                        return
                 match, version, label = self._route(method)
                 name, verb = match.group("name"), match.group("verb")
                 if method == "GET" and verb is None:
@@ -303,7 +320,7 @@ class RestServer:
 
     def __init__(self, registry: ModelRegistry, host: str, port: int):
         try:
-            self._httpd = ThreadingHTTPServer((host, port), make_handler(registry))
+            self._httpd = _HTTPServer((host, port), make_handler(registry))
         except OSError as e:
             raise ConfigError(f"cannot listen for REST on {host}:{port}: {e.strerror}") from None
         self._httpd.daemon_threads = True

@@ -43,6 +43,11 @@ Example:
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import logging
 import threading
 from typing import Optional
@@ -164,8 +169,10 @@ def _define_flags():
     flags.DEFINE_string("model_name", "default", "Name of the model given by --model_base_path.")
     flags.DEFINE_string("model_config_file", None,
                         "TF Serving models.config (model_config_list) instead of --model_base_path.")
-    flags.DEFINE_integer("grpc_port", 8500, "gRPC port; 0 disables gRPC.", lower_bound=0, upper_bound=65535)
-    flags.DEFINE_integer("rest_port", 8501, "REST port; 0 disables REST.", lower_bound=0, upper_bound=65535)
+    flags.DEFINE_integer("grpc_port", 8500, "gRPC port; 0 disables gRPC; -1: a free port the kernel picks "
+                         "(printed at start).", lower_bound=-1, upper_bound=65535)
+    flags.DEFINE_integer("rest_port", 8501, "REST port; 0 disables REST; -1: a free port the kernel picks "
+                         "(printed at start).", lower_bound=-1, upper_bound=65535)
     flags.DEFINE_alias("port", "grpc_port")
     flags.DEFINE_alias("rest_api_port", "rest_port")
     flags.DEFINE_string("host", "127.0.0.1", "Interface to bind; 0.0.0.0 for every interface.")
@@ -198,7 +205,9 @@ def main(argv) -> int:
             models = [ModelConfig(flags_.model_name, flags_.model_base_path)]
         batching = (BatchingParameters.from_file(flags_.batching_parameters_file)
                     if flags_.batching_parameters_file else BatchingParameters())
-        server = ModelServer(models, grpc_port=flags_.grpc_port or None, rest_port=flags_.rest_port or None,
+        ports = {name: None if port == 0 else max(port, 0)  # -1: port 0 to the kernel, which picks one
+                 for name, port in (("grpc", flags_.grpc_port), ("rest", flags_.rest_port))}
+        server = ModelServer(models, grpc_port=ports["grpc"], rest_port=ports["rest"],
                              host=flags_.host, batching=batching, enable_batching=flags_.enable_batching,
                              max_caption_length=flags_.max_caption_length)
         server.start()
@@ -227,5 +236,7 @@ def main(argv) -> int:
 if __name__ == "__main__":
     from absl import app
 
+    from t2izoo.utils.cli import parse_flags
+
     FLAGS = _define_flags()
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

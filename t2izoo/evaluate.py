@@ -24,6 +24,11 @@ Protocol (recorded with every result in <model_dir>/eval.jsonl):
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import dataclasses
 import json
 import os
@@ -36,7 +41,7 @@ from absl import app, flags
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.shapes import ATTR_COLOR, ATTR_POSITION, ATTR_PRESENT, ATTR_SHAPE, ATTR_SIZE
 from t2izoo.errors import ConfigError, DataError
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main
 
 # Metrics by name: each takes an `EvalContext` and returns its result fields; `shapes_only`
 # metrics need the attributes of the built-in dataset. Add one with `@register_metric`.
@@ -314,4 +319,4 @@ if __name__ == "__main__":
     flags.DEFINE_string("inception_weights", None, "Keras Inception-v3 weights file (fid, kid, is).")
     flags.DEFINE_string("checkpoint", None, "A specific checkpoint prefix (default: the run's latest).")
     flags.DEFINE_bool("ema", True, "Evaluate the EMA generator (--noema: the live one).")
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

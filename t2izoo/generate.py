@@ -6,6 +6,11 @@
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
@@ -14,7 +19,7 @@ from t2izoo import configs as config_lib
 from t2izoo import registry
 from t2izoo.data import text as text_lib
 from t2izoo.trainers.checkpointing import restore_for_inference
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main
 from t2izoo.utils.grid import save_captioned_grid
 from t2izoo.utils.pixels import to_uint8
 
@@ -99,4 +104,4 @@ if __name__ == "__main__":
     flags.DEFINE_integer("num", 8, "Images per caption.", lower_bound=1, upper_bound=256)
     flags.DEFINE_integer("seed", 0, "Noise seed.")
     flags.DEFINE_string("out", "out.png", "Output PNG grid.")
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

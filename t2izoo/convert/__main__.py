@@ -12,11 +12,16 @@ stops with one line naming the file and what does not match; nothing is written 
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 from absl import app, flags
 
 from t2izoo import registry
 from t2izoo.errors import ConfigError
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main
 
 FLAGS = flags.FLAGS
 
@@ -54,4 +59,4 @@ if __name__ == "__main__":
     flags.DEFINE_string("preset", "cub", "The family's preset the checkpoint was trained with.")
     flags.DEFINE_string("out", None, "The run directory to write (new or empty).", required=True)
     flags.DEFINE_multi_string("override", [], "key=value config overrides (repeatable).")
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

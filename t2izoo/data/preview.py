@@ -3,11 +3,16 @@
     python -m t2izoo.data.preview --dataset=shapes --out=preview.png
 """
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import numpy as np
 from absl import app, flags
 
 from t2izoo.data.datasets import DATASETS, load_split
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main
 from t2izoo.utils.grid import save_captioned_grid
 
 FLAGS = flags.FLAGS
@@ -37,4 +42,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

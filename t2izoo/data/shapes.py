@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import inspect
 import os
 
 import numpy as np
@@ -417,6 +419,15 @@ def render_scene(objects: np.ndarray, geometry: np.ndarray, background: int, siz
     return np.asarray(canvas.reduce(_SUPERSAMPLE))
 
 
+@functools.lru_cache(maxsize=None)
+def renderer_version() -> str:
+    """A fingerprint of the code that draws the scenes (its source): part of the render cache's key,
+    so renders cached by another version of the renderer are never served."""
+    parts = (render_scene, _unit_polygon, ShapesScenes.render, ShapesScenes.render_all)
+    source = "".join(inspect.getsource(fn) for fn in parts)
+    return hashlib.sha1(f"{source}|{_SUPERSAMPLE}".encode()).hexdigest()[:8]
+
+
 class ShapesImageSet(CaptionedImageSet):
     """A `shapes` split served from renders cached on disk (one .npy per resolution).
 
@@ -444,14 +455,17 @@ class ShapesImageSet(CaptionedImageSet):
         self.attributes = self.scenes.attributes
         self._arrays = {}
 
+    def cache_path(self, size: int) -> str:
+        """Where the renders at `size` px are cached: keyed by the config and the renderer's version."""
+        key = config_hash(dataclasses.asdict(self.config))
+        return os.path.join(cache_root(), "shapes", f"{key}_r{renderer_version()}_{self.split}_{size}.npy")
+
     def images(self, size: int) -> np.ndarray:
         """All renders of the split at `size` px, uint8 [N, size, size, 3] (cached)."""
         if size not in self._arrays:
             build = lambda: self.scenes.render_all(size)  # noqa: E731
             if self.cache:
-                key = config_hash(dataclasses.asdict(self.config))
-                path = os.path.join(cache_root(), "shapes", f"{key}_{self.split}_{size}.npy")
-                self._arrays[size] = cached_array(path, build, (len(self), size, size, 3))
+                self._arrays[size] = cached_array(self.cache_path(size), build, (len(self), size, size, 3))
             else:
                 self._arrays[size] = build()
         return self._arrays[size]

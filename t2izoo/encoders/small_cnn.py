@@ -24,7 +24,9 @@ class SmallImageEncoder(keras.Model):
         self.embedding_dim = embedding_dim
         self.widths = tuple(widths)
         self.convs = [layers.Conv2D(w, 3, strides=2, padding="same") for w in self.widths]
-        self.norms = [layers.BatchNormalization() for _ in self.widths]
+        # Synchronized: under a distribution strategy the statistics are the global batch's, as on
+        # one device (the same variables, so checkpoints are unchanged).
+        self.norms = [layers.BatchNormalization(synchronized=True) for _ in self.widths]
         self.projection = layers.Dense(embedding_dim)
 
     def call(self, images, training=False):

@@ -14,13 +14,18 @@ quantize mode, an existing version) print one line starting with "error:" and ex
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import os
 import warnings
 
 from absl import app, flags, logging
 
 from t2izoo.errors import ConfigError
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main
 
 FORMATS = ("saved_model", "tflite")
 # Kept here (and checked against t2izoo.export.tflite) so bad flags fail before TF is imported.
@@ -107,4 +112,4 @@ if __name__ == "__main__":
                          "conversion (0: plain post-training quantization).", lower_bound=0)
     flags.DEFINE_list("int8_keep_float", [], "Selective int8: generator op types (e.g. TANH) or op output "
                       "tensor names (benchmarks/bench_export.py --int8_diagnose lists them) kept in float.")
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -23,6 +23,15 @@ def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0,
     Reference: Reed et al., "Learning Deep Representations of Fine-Grained Visual
     Descriptions", CVPR 2016, Eq. 1-3 (Delta = 0/1 class loss, margin 1).
     """
+    return keras.ops.mean(symmetric_sje_per_example(image_embeddings, text_embeddings, class_ids, margin,
+                                                    negative_mask))
+
+
+def symmetric_sje_per_example(image_embeddings, text_embeddings, class_ids, margin=1.0, negative_mask=None):
+    """The terms of `symmetric_sje_loss` of each matching pair i, [B]: image i against every text
+    plus text i against every image; their mean is the loss. Under a distribution strategy, compute
+    it on the all-gathered global batch and average this replica's entries
+    (`t2izoo.trainers.replicas`)."""
     scores = keras.ops.matmul(image_embeddings, keras.ops.transpose(text_embeddings))
     diag = keras.ops.diagonal(scores)
     if negative_mask is None:
@@ -31,8 +40,7 @@ def symmetric_sje_loss(image_embeddings, text_embeddings, class_ids, margin=1.0,
         negative = keras.ops.cast(negative_mask, scores.dtype)
     image_to_text = keras.ops.relu(margin + scores - diag[:, None]) * negative
     text_to_image = keras.ops.relu(margin + keras.ops.transpose(scores) - diag[:, None]) * negative
-    batch = keras.ops.cast(keras.ops.shape(scores)[0], scores.dtype)
-    return (keras.ops.sum(image_to_text) + keras.ops.sum(text_to_image)) / batch
+    return keras.ops.sum(image_to_text, axis=1) + keras.ops.sum(text_to_image, axis=1)
 
 
 def hard_image_text_loss(true_scores, hard_scores, margin=1.0):

@@ -1,7 +1,11 @@
 """`python -m t2izoo.recipes.damsm`, the command users type; the recipe is
 t2izoo/conditioning/damsm/pretrain.py."""
 
-from t2izoo.trainers.cli import run_recipe
-
 if __name__ == "__main__":
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()  # before TensorFlow is imported
+
+    from t2izoo.trainers.cli import run_recipe
+
     run_recipe("damsm")

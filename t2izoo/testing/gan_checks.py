@@ -3,6 +3,7 @@
     check_config_round_trip(model, inputs)
     check_train_step(make_trainer, batch)        # G and D move; D frozen in the G update; finite
     check_mirrored_matches_single(make_trainer, batch)
+    check_mirrored_matches_single_seeded(make_trainer, batch)   # any trainer, same seeded init
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def mirrored_strategy(devices=("/cpu:0", "/cpu:1")):
     return tf.distribute.MirroredStrategy(list(devices))
 
 
+def _single_and_mirrored(make_trainer, batch, devices):
+    """(batch as tensors, a trainer built on one device, one built under MirroredStrategy)."""
+    batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}
+    single = make_trainer()
+    single.build_from_batch(batch)
+    with mirrored_strategy(tuple(devices)).scope():
+        mirrored = make_trainer()
+        mirrored.build_from_batch(batch)
+    return batch, single, mirrored
+
+
 def check_mirrored_matches_single(make_trainer, batch, atol=2e-5, devices=("/cpu:0", "/cpu:1")):
     """One step on a global batch under MirroredStrategy == one step on one device.
 
@@ -78,12 +90,7 @@ def check_mirrored_matches_single(make_trainer, batch, atol=2e-5, devices=("/cpu
     the batch must carry its own `noise` so both runs see the same noise. Models should use
     synchronised batch norm (or none): per-replica statistics legitimately differ.
     """
-    batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}
-    single = make_trainer()
-    single.build_from_batch(batch)
-    with mirrored_strategy(tuple(devices)).scope():
-        mirrored = make_trainer()
-        mirrored.build_from_batch(batch)
+    batch, single, mirrored = _single_and_mirrored(make_trainer, batch, devices)
     for src, dst in ((single.generator, mirrored.generator), (single.discriminator, mirrored.discriminator)):
         for a, b in zip(dst.weights, src.weights):
             a.assign(b.numpy())
@@ -108,3 +115,19 @@ def embedding_batch(rng, batch_size: int, image_sizes, text_dim: int, noise_widt
     if noise_width:
         batch["noise"] = rng.normal(size=(batch_size, noise_width)).astype("float32")
     return batch
+
+
+def check_mirrored_matches_single_seeded(make_trainer, batch, atol=2e-5, devices=("/cpu:0", "/cpu:1")):
+    """`check_mirrored_matches_single` for any trainer: `make_trainer()` must give both sides the
+    same initial weights (seed it); every trainable weight is compared after one step each."""
+    batch, single, mirrored = _single_and_mirrored(make_trainer, batch, devices)
+    before = weights_of(single.trainable_variables)
+    assert max_change(before, weights_of(mirrored.trainable_variables)) == 0.0, "initial weights differ"
+    data = tf.data.Dataset.from_tensors(batch)
+    single.fit(data, epochs=1, verbose=0)
+    mirrored.fit(data, epochs=1, verbose=0)
+    after = weights_of(single.trainable_variables)
+    assert max_change(before, after) > 10 * atol, "the step did not move the weights"
+    diff = max_change(after, weights_of(mirrored.trainable_variables))
+    assert diff < atol, f"mirrored differs from single-device by {diff}"
+    return single, mirrored

@@ -18,7 +18,7 @@ from t2izoo.data.datasets import DATASETS
 from t2izoo.errors import ConfigError
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.run_loop import STRATEGIES
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main
 
 FLAGS = flags.FLAGS
 
@@ -70,4 +70,4 @@ def run_recipe(name: str):
 
         run_main(_run)
 
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -44,3 +44,19 @@ def _all_gather_by_sum(ctx, v):
 def local_mean(per_example, offset, local):
     """Mean of this replica's entries of a global per-example vector."""
     return tf.reduce_mean(per_example[offset:offset + local])
+
+
+def clip_summed_gradients(grads, clip_norm):
+    """Per-replica gradients whose sum over replicas has global norm at most `clip_norm`.
+
+    A Keras optimizer's `global_clipnorm` clips each replica's gradient before the sum, so two
+    replicas can apply up to twice the clip. This clips the summed gradient (what one device
+    clips) and hands each replica 1/num_replicas of it; the optimizer's own clip then never acts.
+    Unchanged on one replica or without a clip.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if not clip_norm or ctx is None or ctx.num_replicas_in_sync == 1:
+        return grads
+    summed = ctx.all_reduce(tf.distribute.ReduceOp.SUM, list(grads))
+    clipped, _ = tf.clip_by_global_norm(summed, clip_norm)
+    return [g / ctx.num_replicas_in_sync for g in clipped]

@@ -174,3 +174,58 @@ def test_damsm_train_step_moves_both_encoders_and_clips_rnn(rng):
     np.testing.assert_allclose(logs["damsm_loss"], sum(logs[k] for k in
                                ("word_i2t", "word_t2i", "sentence_i2t", "sentence_t2i")), rtol=1e-5)
     assert trainer.text_optimizer.global_clipnorm == 0.25 and trainer.image_optimizer.global_clipnorm is None
+
+
+def _slot_norm(optimizer, variables, slot="momentums"):
+    """Global norm of an Adam slot (first moments) over `variables`."""
+    slots = getattr(optimizer, f"_{slot}")
+    by_var = {optimizer._var_key(v): s for v, s in zip(optimizer._trainable_variables, slots)}
+    return float(tf.linalg.global_norm([by_var[optimizer._var_key(v)] for v in variables]))
+
+
+def test_the_recipe_s_rnn_clip_clips_the_text_encoder_s_update(rng):
+    """One train_step of the trainer the DAMSM recipe builds: Adam's first moment after it is
+    (1 - beta_1) * the gradient it applied, so its norm shows the applied gradient's norm: the
+    preset's `rnn_grad_clip` for the text encoder (clipped), more than that for the image encoder
+    (not clipped)."""
+    from t2izoo.conditioning.damsm.pretrain import DamsmRecipe
+    from t2izoo.data.text import Vocabulary
+    from t2izoo.testing import tiny
+
+    config = tiny.tiny_config("damsm")
+    assert config.rnn_grad_clip == 0.25  # upstream's RNN_GRAD_CLIP, from the preset
+    vocab = Vocabulary.build(["a red circle", "a small blue square", "a large green triangle"])
+    trainer = DamsmRecipe().build_trainer(config, {"vocab": vocab, "steps_per_epoch": 10})
+    s, b = config.image_size, 6
+    lengths = rng.integers(1, config.max_words + 1, b).astype("int32")
+    tokens = rng.integers(2, len(vocab), (b, config.max_words)) * (np.arange(config.max_words)[None] < lengths[:, None])
+    # Images far from the encoders' scale make gradients well above the clip.
+    batch = {"tokens": tf.constant(tokens.astype("int32")), "lengths": tf.constant(lengths),
+             "class_ids": tf.constant(np.arange(b, dtype=np.int32)),
+             f"image_{s}": tf.constant(rng.uniform(-1, 1, (b, s, s, 3)).astype("float32"))}
+    trainer.build_from_batch(batch)
+    trainer.train_step(batch)
+    beta_1 = config.beta_1
+    text_norm = _slot_norm(trainer.text_optimizer, trainer.text_encoder.trainable_variables) / (1 - beta_1)
+    image_norm = _slot_norm(trainer.image_optimizer, trainer.image_encoder.trainable_variables) / (1 - beta_1)
+    np.testing.assert_allclose(text_norm, config.rnn_grad_clip, rtol=1e-4)
+    assert image_norm > 2 * config.rnn_grad_clip  # unclipped (and large enough that the text side was cut)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", [None, 0.25])
+def test_mirrored_step_equals_single_device(rng, clip):
+    """2 replicas take the single-device step: the DAMSM terms over the global batch, the small
+    CNN's batch norm on global statistics, and the RNN clip on the summed gradient (SGD: Adam's
+    first step is lr * sign(g), blind to a wrong scaling or clip)."""
+
+    def make():
+        keras.utils.set_random_seed(13)
+        trainer = DamsmTrainer(BiLstmTextEncoder(30, 8, 8, dropout=0.0), DamsmSmallCnnEncoder(16, (8, 8), (8,)),
+                               image_size=16)
+        trainer.compile(keras.optimizers.SGD(1e-3, global_clipnorm=clip), keras.optimizers.SGD(1e-3),
+                        jit_compile=False)
+        return trainer
+
+    batch = damsm_batch(rng, b=6)
+    gan_checks.check_mirrored_matches_single_seeded(make, {k: np.asarray(v) for k, v in batch.items()})

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -80,6 +82,21 @@ def test_cached_renders_are_reused(tmp_path, monkeypatch):
     assert len(files) == 1
     np.testing.assert_array_equal(np.load(files[0]), first)
     np.testing.assert_array_equal(shapes.ShapesImageSet("test", CFG).images(32), first)
+
+
+def test_render_cache_is_keyed_by_the_renderer_s_version(tmp_path, monkeypatch):
+    """Renders cached by another renderer version are not served (a stale cache of a user who
+    updated t2izoo): the version is part of the file name."""
+    monkeypatch.setenv("T2IZOO_CACHE", str(tmp_path))
+    ds = shapes.ShapesImageSet("test", CFG)
+    path = ds.cache_path(32)
+    assert f"_r{shapes.renderer_version()}_" in os.path.basename(path)
+    # What an older renderer left under the old key is not read.
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.save(path.replace(shapes.renderer_version(), "oldvers0"), np.zeros((len(ds), 32, 32, 3), np.uint8))
+    assert np.asarray(ds.images(32)).max() > 0
+    monkeypatch.setattr(shapes, "renderer_version", lambda: "newvers1")
+    assert shapes.ShapesImageSet("test", CFG).cache_path(32) != path
 
 
 def test_registry_errors_are_clear():

@@ -30,14 +30,14 @@ def make_stage1(sync=False):
     return StageIGenerator(LO, Z, C, ngf=4, sync_batch_norm=sync)
 
 
-def make_trainer(stage1=None, sync=False):
+def make_trainer(stage1=None, sync=False, optimizer=adam):
     if stage1 is None:
         g, size = make_stage1(sync), LO
     else:
         g, size = StageIIGenerator(HI, LO, C, ngf=8, num_residual=2, sync_batch_norm=sync), HI
     d = StageDiscriminator(size, ndf=4, variant="stackgan", text_proj_dim=C, sync_batch_norm=sync)
     trainer = StackGanTrainer(g, d, stage1_generator=stage1, image_size=size, z_dim=Z, seed=3)
-    trainer.compile(adam(), adam(), jit_compile=False)
+    trainer.compile(optimizer(), optimizer(), jit_compile=False)
     return trainer
 
 
@@ -150,3 +150,27 @@ def test_cub_parameter_counts_are_pinned_and_match_the_official_architecture():
     ours = (count(g1), count(d1), count(g2), count(d2))
     assert ours == (14_264_192, 4_029_824, 26_290_080, 48_603_520)
     assert ours == official_stackgan_counts()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", [1, 2])
+def test_mirrored_step_equals_single_device(rng, stage):
+    """One step over 2 replicas (synchronized batch norm) equals one step on one device. SGD, not
+    Adam: Adam's first step is lr * sign(g), blind to a wrong replica scaling."""
+    size = LO if stage == 1 else HI
+    batch = make_batch(rng, size, noise_width=Z + C * stage)  # z and every stage's CA noise
+    sgd = lambda: keras.optimizers.SGD(1e-2)  # noqa: E731
+
+    def make():
+        keras.utils.set_random_seed(5)  # the frozen Stage-I gets the same weights on both sides
+        stage1 = None
+        if stage == 2:
+            stage1 = make_stage1(sync=True)
+            stage1((np.zeros((2, Z), "float32"), np.zeros((2, D), "float32"), np.zeros((2, C), "float32")))
+        return make_trainer(stage1, sync=True, optimizer=sgd)
+
+    single, _ = gan_checks.check_mirrored_matches_single(make, batch)
+    fresh = make()  # the same initial weights, no step
+    fresh.build_from_batch({k: keras.ops.convert_to_tensor(v) for k, v in batch.items()})
+    assert gan_checks.max_change(gan_checks.weights_of(fresh.generator_variables()),
+                                 gan_checks.weights_of(single.generator_variables())) > 1e-5  # the step moved G

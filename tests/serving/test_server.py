@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -396,33 +395,30 @@ def test_model_config_file_with_versions_and_labels(base_path, tmp_path):
         find_versions(str(base_path / "notes"))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _bound_ports(server) -> dict:
+    """The ports a `serving.server --grpc_port=-1 --rest_port=-1` process says it bound (read from
+    its stdout; the lines come once it serves): no port is picked here, released and re-bound."""
+    ports = {}
+    for line in server.stdout:
+        if line.startswith("gRPC PredictionService on "):
+            ports["grpc"] = int(line.rsplit(":", 1)[1])
+        elif line.startswith("REST API on http://"):
+            ports["rest"] = int(line.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        if len(ports) == 2:
+            return ports
+    raise AssertionError(f"server exited before serving: {server.communicate()[1][-2000:]}")
 
 
 def test_command_lines(base_path, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
-    grpc_port, rest_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "serving.server", "--model_name=dummy"]
-    bad = subprocess.Popen(command + [f"--model_base_path={tmp_path / 'missing'}", "--grpc_port=0",
-                                      f"--rest_port={_free_port()}"],
+    command = [sys.executable, "-m", "serving.server", "--model_name=dummy", "--grpc_port=-1", "--rest_port=-1"]
+    bad = subprocess.Popen(command + [f"--model_base_path={tmp_path / 'missing'}"],
                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    server = subprocess.Popen(command + [f"--model_base_path={base_path}", f"--grpc_port={grpc_port}",
-                                         f"--rest_port={rest_port}"],
+    server = subprocess.Popen(command + [f"--model_base_path={base_path}"],
                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        client = client_lib.RestClient(f"127.0.0.1:{rest_port}", "dummy", timeout=5)
-        deadline = time.monotonic() + 45
-        while True:
-            try:
-                client.status()
-                break
-            except T2IError:
-                assert server.poll() is None, server.communicate()[1][-2000:]
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.25)
+        ports = _bound_ports(server)
+        grpc_port, rest_port = ports["grpc"], ports["rest"]
         out = tmp_path / "cli.png"
         run = subprocess.run(
             [sys.executable, "-m", "serving.client", f"--server=127.0.0.1:{rest_port}", "--protocol=rest",
@@ -452,3 +448,18 @@ def test_command_lines(base_path, tmp_path):
     assert bad.returncode == 1
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1].startswith("error: model base path")
+
+
+def test_loopback_clients_ignore_proxies_of_the_environment(served, monkeypatch):
+    """A user's http_proxy / grpc_proxy never carries requests to a server on this machine."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "all_proxy", "grpc_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")  # nothing listens there: a used proxy fails
+    for var in ("no_proxy", "NO_PROXY", "no_grpc_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    for host in ("127.0.0.1", "localhost"):
+        rest = client_lib.RestClient(f"{host}:{served.rest_port}", "dummy", timeout=10)
+        np.testing.assert_array_equal(rest.predict(["via rest"], seed=1), expected_images(["via rest"], [1]))
+        with client_lib.GrpcClient(f"{host}:{served.grpc_port}", "dummy", timeout=10) as grpc_client:
+            np.testing.assert_array_equal(grpc_client.predict(["via grpc"], seed=2),
+                                          expected_images(["via grpc"], [2]))
+    assert not client_lib.is_loopback("example.com:8500") and client_lib.is_loopback("[::1]:8500")

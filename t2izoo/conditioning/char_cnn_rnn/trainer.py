@@ -3,8 +3,9 @@
 import keras
 import tensorflow as tf
 
-from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_loss
+from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_per_example
 from t2izoo.trainers.prebuilt import PrebuiltTrainer
+from t2izoo.trainers.replicas import gather_global_batch, local_mean
 
 SJE_NEGATIVES = ("class", "scene")
 
@@ -61,8 +62,15 @@ class SjeTrainer(PrebuiltTrainer):
         variables = self.text_encoder.trainable_variables + self.image_encoder.trainable_variables
         with tf.GradientTape() as tape:
             text, image = self.compute_embeddings(batch, training=True)
-            mask = scene_negative_mask(batch["attributes"]) if self.negatives == "scene" else None
-            loss = symmetric_sje_loss(image, text, batch["class_ids"], negative_mask=mask)
+            # Every image is scored against every caption of the global batch (all replicas'),
+            # as on one device; this replica's pairs' terms are averaged.
+            pairs = {"image": image, "text": text, "class_ids": batch["class_ids"]}
+            if self.negatives == "scene":
+                pairs["attributes"] = batch["attributes"]
+            pairs, offset, local = gather_global_batch(pairs)
+            mask = scene_negative_mask(pairs["attributes"]) if self.negatives == "scene" else None
+            loss = local_mean(symmetric_sje_per_example(pairs["image"], pairs["text"], pairs["class_ids"],
+                                                        negative_mask=mask), offset, local)
             if self.hard_negatives:
                 hard_text = self.text_encoder(batch["hard_chars"], training=True)
                 true_scores = keras.ops.sum(image * text, axis=-1)
