@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 from t2izoo.encoders.inception import INCEPTION_SIZE, MIXED_6E, POOL, load_inception_v3
+from t2izoo.layers.global_batch_norm import GlobalBatchNormalization
 
 
 def _uniform_init():
@@ -85,11 +86,11 @@ class DamsmSmallCnnEncoder(keras.Model):
         self.global_widths = tuple(global_widths)
         conv = lambda w: layers.Conv2D(w, 3, strides=2, padding="same", use_bias=False)  # noqa: E731
         self.convs = [conv(w) for w in self.widths]
-        # Synchronized: under a distribution strategy the statistics are the global batch's, as on
-        # one device (the same variables, so checkpoints are unchanged).
-        self.norms = [layers.BatchNormalization(synchronized=True) for _ in self.widths]
+        # Global-batch statistics under a distribution strategy, as on one device (the variables of
+        # `BatchNormalization`, so checkpoints are unchanged).
+        self.norms = [GlobalBatchNormalization() for _ in self.widths]
         self.global_convs = [conv(w) for w in self.global_widths]
-        self.global_norms = [layers.BatchNormalization(synchronized=True) for _ in self.global_widths]
+        self.global_norms = [GlobalBatchNormalization() for _ in self.global_widths]
         self.region_projection = layers.Conv2D(embedding_dim, 1, use_bias=False, kernel_initializer=_uniform_init())
         self.global_projection = layers.Dense(embedding_dim, kernel_initializer=_uniform_init())
 

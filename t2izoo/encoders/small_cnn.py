@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from t2izoo.layers.global_batch_norm import GlobalBatchNormalization
+
 
 class SmallImageEncoder(keras.Model):
     """Stride-2 conv stack + global average pool + linear: images -> embedding.
@@ -24,9 +26,9 @@ class SmallImageEncoder(keras.Model):
         self.embedding_dim = embedding_dim
         self.widths = tuple(widths)
         self.convs = [layers.Conv2D(w, 3, strides=2, padding="same") for w in self.widths]
-        # Synchronized: under a distribution strategy the statistics are the global batch's, as on
-        # one device (the same variables, so checkpoints are unchanged).
-        self.norms = [layers.BatchNormalization(synchronized=True) for _ in self.widths]
+        # Global-batch statistics under a distribution strategy, as on one device (the variables of
+        # `BatchNormalization`, so checkpoints are unchanged).
+        self.norms = [GlobalBatchNormalization() for _ in self.widths]
         self.projection = layers.Dense(embedding_dim)
 
     def call(self, images, training=False):

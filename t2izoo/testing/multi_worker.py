@@ -82,6 +82,12 @@ def load_weights(root: str, job: str, task) -> tuple:
     return arrays, load_summary(root, job, task)["step"]
 
 
+def load_names(root: str, job: str, task) -> list:
+    """The variable paths of `load_weights`' arrays, in order."""
+    with open(os.path.join(root, WEIGHTS, f"{job}.{task}.names.json")) as f:
+        return json.load(f)
+
+
 def load_summary(root: str, job: str, task) -> dict:
     """{"step", "steps_per_s"} of job `job` on task `task`."""
     with open(os.path.join(root, WEIGHTS, f"{job}.{task}.steps.json")) as f:
@@ -145,6 +151,8 @@ def run_job(job: dict, root: str, strategy_name: str):
     base = os.path.join(root, WEIGHTS, f"{job['name']}.{_task(strategy)}")
     os.makedirs(os.path.dirname(base), exist_ok=True)
     np.savez(base + ".npz", **{f"w{i}": np.asarray(w) for i, w in enumerate(trainer.get_weights())})
+    with open(base + ".names.json", "w") as f:
+        json.dump([w.path for w in trainer.weights], f)
     t = timer.times
     rate = (len(t) - 2) / (t[-1] - t[1]) if len(t) > 2 else None
     with open(base + ".steps.json", "w") as f:

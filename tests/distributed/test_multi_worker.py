@@ -12,6 +12,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -28,6 +29,11 @@ SHORT = 3  # steps per run: enough for a checkpoint (every 2), a resume point an
 # each other (the reduction order differs); the tiny runs' 0.01 amplifies it step by step.
 COMPARABLE = {"g_learning_rate": 2e-4, "d_learning_rate": 2e-4, "learning_rate": 2e-4}
 TOLERANCE = 2e-4
+# A bias added just before batch norm is cancelled by the mean subtraction: its exact gradient is
+# zero, and what round-off leaves Adam scales to lr-sized steps, differently for each reduction
+# order (2 workers vs 1 process: 7.8e-4 after 3 steps for the char-CNN-RNN's SmallImageEncoder).
+# Such biases and the moving means that absorb them are not compared; every other weight is.
+UNIDENTIFIABLE = re.compile(r"small_image_encoder[^/]*/(conv2d[^/]*/bias|global_batch_normalization[^/]*/moving_mean)$")
 
 
 def _comparable_changes(family, changes):
@@ -131,7 +137,10 @@ def test_two_workers_equal_one_process(runs, name):
     assert step0 == step1 == step == SHORT
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)  # the workers hold one model
-    worst = max(float(np.max(np.abs(a - b))) if a.size else 0.0 for a, b in zip(w0, single))
+    names = mw.load_names(multi_root, name, 0)
+    compared = [(a, b) for a, b, n in zip(w0, single, names) if a.size and not UNIDENTIFIABLE.search(n)]
+    assert len(compared) >= len(names) // 2
+    worst = max(float(np.max(np.abs(a - b))) for a, b in compared)
     assert worst <= TOLERANCE, f"{name}: two workers differ from one process by {worst:.2e}"
     # Only the chief wrote the run directory, the same files a one-process run writes.
     assert _files(os.path.join(multi_root, name)) == _files(os.path.join(single_root, name))

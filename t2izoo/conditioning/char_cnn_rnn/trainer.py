@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_per_example
 from t2izoo.trainers.prebuilt import PrebuiltTrainer
-from t2izoo.trainers.replicas import gather_global_batch, local_mean
+from t2izoo.trainers.replicas import clip_summed_gradients, gather_global_batch, local_mean
 
 SJE_NEGATIVES = ("class", "scene")
 
@@ -77,7 +77,9 @@ class SjeTrainer(PrebuiltTrainer):
                 hard_scores = keras.ops.sum(image * hard_text, axis=-1)
                 loss = loss + hard_image_text_loss(true_scores, hard_scores)
             scaled = loss / replicas  # inside the tape, or the gradient is None
-        grads = tape.gradient(scaled, variables)
+        # The optimizer's global_clipnorm (cvpr2016's 5) would clip each replica's share before the
+        # sum: the summed gradient is clipped instead, as on one device.
+        grads = clip_summed_gradients(tape.gradient(scaled, variables), self.optimizer.global_clipnorm)
         self.optimizer.apply_gradients(zip(grads, variables))
         # Top-1 text->image retrieval in the batch (a same-class image counts as correct).
         best = keras.ops.argmax(keras.ops.matmul(text, keras.ops.transpose(image)), axis=1)
