@@ -3,8 +3,8 @@
 Every command (`python -m t2izoo.recipes.<name>`, `t2izoo.generate`, `t2izoo.evaluate`,
 `t2izoo.export`, `t2izoo.convert`, `t2izoo.data.preview`, `serving.server`, `serving.client`) calls
 `quiet()` first, before anything imports TensorFlow. TensorFlow 2.21 prints 5-8 lines at import and
-device start (oneDNN, CUDA probing, `cpu_feature_guard`) from static initializers that run before
-`TF_CPP_MIN_LOG_LEVEL` is read, so `quiet()` also installs an import hook that points file
+device start (oneDNN, CUDA probing, `cpu_feature_guard`); the oneDNN and cudart lines show even
+with `TF_CPP_MIN_LOG_LEVEL=3` (checked with TF 2.21 here), so `quiet()` also installs an import hook that points file
 descriptor 2 at /dev/null while TensorFlow is first imported and lists its devices, then puts it
 back: a bad flag's one-line error is then the only line a user sees. TensorFlow stays a lazy import.
 
