@@ -124,8 +124,11 @@ class Recipe:
         """A batch of the right shapes to build the trainer's variables before a restore: the
         images of every scale and the conditioner's text keys."""
         batch = {"index": tf.range(2)}
-        for s in self.pipeline_options(config).image_sizes:
+        options = self.pipeline_options(config)
+        for s in options.image_sizes:
             batch[f"image_{s}"] = tf.zeros((2, s, s, 3))
+            if options.wrong_images:
+                batch[f"wrong_image_{s}"] = tf.zeros((2, s, s, 3))
         return {**batch, **context["conditioner"].example_batch(config)}
 
     def check_inputs(self, config, model_dir: str):
