@@ -171,8 +171,7 @@ def sample_grid(trainer, conditioner, captions, seed: int, cols: int = SAMPLE_CO
     """(images, row captions) of a sample grid: `cols` fixed noise vectors per caption through the
     EMA generator; with several scales, one row per (caption, scale), smaller scales upscaled
     (nearest) to the largest."""
-    noise = tf.constant(np.random.default_rng(seed).normal(size=(len(captions) * cols, trainer.noise_width())),
-                        tf.float32)
+    noise = tf.constant(trainer.sampling_noise(np.random.default_rng(seed), len(captions) * cols))
     conditioning = {k: tf.repeat(v, cols, axis=0) for k, v in conditioner.conditioning(captions).items()}
     scales = [np.asarray(x) for x in trainer.generate(conditioning, noise, all_scales=True)]
     if len(scales) == 1:
