@@ -39,7 +39,8 @@ def main(argv):
     del argv
 
     def _run():
-        files = {k: getattr(FLAGS, k) for k in ("checkpoint", "text_encoder", "vocabulary") if getattr(FLAGS, k)}
+        files = {k: getattr(FLAGS, k) for k in ("checkpoint", "text_encoder", "vocabulary", "image_encoder")
+                 if getattr(FLAGS, k)}
         path = convert(getattr(FLAGS, "from"), FLAGS.out, FLAGS.preset, FLAGS.override, **files)
         print(f"wrote {path}: python -m t2izoo.generate --model_dir={path} --caption=\"...\"")
 
@@ -51,6 +52,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("checkpoint", None, "The official generator's .pth file.", required=True)
     flags.DEFINE_string("text_encoder", None, "The official text encoder's .pth file (AttnGAN: DAMSM RNN_ENCODER).")
     flags.DEFINE_string("vocabulary", None, "The official vocabulary (AttnGAN: captions.pickle).")
+    flags.DEFINE_string("image_encoder", None, "The official DAMSM image encoder's .pth file (AttnGAN, optional: "
+                        "with it the converted run also trains).")
     flags.DEFINE_string("preset", "cub", "The family's preset the checkpoint was trained with.")
     flags.DEFINE_string("out", None, "The run directory to write (new or empty).", required=True)
     flags.DEFINE_multi_string("override", [], "key=value config overrides (repeatable).")

@@ -31,7 +31,9 @@ class DamsmConfig(RunConfig, DamsmLossConfig):
 
     Args:
         image_encoder: `inception` (frozen ImageNet Inception-v3 from a local weights file,
-            Mixed_6e regions; the paper), `small_cnn` (trained from scratch; `shapes`) or `none`
+            Mixed_6e regions; the paper), `small_cnn` (trained from scratch; `shapes`),
+            `inception_torchvision` (the official CNN_ENCODER converted from `image_encoder*.pth`:
+            torchvision's Inception-v3 layout, weights in the run's checkpoint) or `none`
             (only in runs converted from official checkpoints without their image encoder: such a
             run generates, evaluates and exports, and refuses to train).
         inception_weights: Keras Inception-v3 weights file for `inception`.
