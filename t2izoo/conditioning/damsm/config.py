@@ -82,6 +82,7 @@ DAMSM_PRESETS = {
 register(Family(
     name="damsm", config_class=DamsmConfig, presets=DAMSM_PRESETS,
     recipe="t2izoo.conditioning.damsm.pretrain:DamsmRecipe", generator=False,
+    converter="t2izoo.conditioning.damsm.convert:convert_run",
     conditioner_class="t2izoo.conditioning.damsm.conditioner:DamsmConditioner",
     tiny=dict(image_size=32, word_embedding_dim=8, hidden_dim=4, embedding_dim=8, small_cnn_widths=(8, 8, 8),
               small_cnn_global_widths=(8,), max_steps=3, checkpoint_every=0)))

@@ -32,3 +32,93 @@ def assign_image_encoder(state: StateDict, encoder):
     assign_inception(state, encoder.backbone)
     state.assign_conv(encoder.region_projection, "emb_features")
     state.assign_dense(encoder.global_projection, "emb_cnn_code")
+
+
+def read_captions_pickle(path: str) -> list:
+    """The official vocabulary, `ixtoword` of AttnGAN's `captions.pickle` ([train, test, ixtoword,
+    wordtoix]), as a list in id order; id 0 is `<end>`, the padding."""
+    import os
+    import pickle
+
+    from t2izoo.convert.state_dict import ConversionError
+
+    if not os.path.isfile(path):
+        raise ConversionError(f"{path}: no such vocabulary file")
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+        ixtoword = data[2]
+        words = [ixtoword[i] for i in range(len(ixtoword))]
+    except Exception as err:  # not a pickle, or not AttnGAN's layout
+        raise ConversionError(f"{path} is not AttnGAN's captions.pickle ([train, test, ixtoword, wordtoix]): "
+                              f"{type(err).__name__}: {err}") from None
+    if not words or words[0] != "<end>":
+        raise ConversionError(f"{path}: ixtoword[0] is {words[0] if words else None!r}, not '<end>'")
+    return words
+
+
+def official_text_encoder(arrays: dict, source: str, vocabulary: str):
+    """(StateDict ready for `assign_text_encoder`, our `Vocabulary`, the DamsmConfig widths) of an
+    official RNN_ENCODER state dict and its captions.pickle.
+
+    The official vocabulary is mapped, not rebuilt: our id k + 1 is official id k (0, `<end>`, is
+    the padding in both); our `<unk>` (id 1) gets a zero word vector, where the official code
+    drops words it does not know.
+    """
+    from t2izoo.convert.state_dict import ConversionError
+    from t2izoo.data.text import Vocabulary
+
+    words = read_captions_pickle(vocabulary)
+    text = StateDict(arrays, source)
+    embedding = text.take("encoder.weight")
+    hidden = text.take("rnn.weight_hh_l0")
+    if embedding is None or hidden is None:
+        raise ConversionError(f"{source} is not a DAMSM text encoder (RNN_ENCODER): it has no encoder.weight and "
+                              "rnn.weight_hh_l0")
+    if embedding.shape[0] != len(words):
+        raise ConversionError(f"{vocabulary} has {len(words)} words but {source} embeds {embedding.shape[0]}: the "
+                              "vocabulary and the text encoder do not belong together")
+    rows = np.zeros((len(words) + 1, embedding.shape[1]), np.float32)
+    rows[0], rows[2:] = embedding[0], embedding[1:]
+    text.arrays[text.prefix + "encoder.weight"] = rows
+    widths = dict(word_embedding_dim=int(embedding.shape[1]), hidden_dim=int(hidden.shape[1]),
+                  embedding_dim=2 * int(hidden.shape[1]))
+    return text, Vocabulary(words[1:]), widths
+
+
+def convert_run(out: str, preset: str, overrides=(), text_encoder: str = "", image_encoder: str = "",
+                vocabulary: str = "", checkpoint: str = "", arrays=None) -> str:
+    """Official DAMSM encoders (`text_encoder*.pth`, `image_encoder*.pth`) + captions.pickle -> a
+    DAMSM run directory (`image_encoder="inception_torchvision"`), usable as an AttnGAN run's
+    `text_encoder_dir` (its frozen encoders and DAMSM loss) as a pretraining run is.
+
+    Args:
+        checkpoint: accepted for the image encoder (`--checkpoint` is the CLI's main file).
+        arrays: {"text_encoder": {key: array}, "image_encoder": {key: array}} instead of files (tests).
+    """
+    import dataclasses
+
+    from t2izoo import configs as config_lib
+    from t2izoo.conditioning.damsm.config import DAMSM_PRESETS
+    from t2izoo.convert.run_dir import write_run
+    from t2izoo.convert.state_dict import ConversionError, load_torch_state_dict
+
+    image_encoder = image_encoder or checkpoint
+    if not (vocabulary and (arrays or (text_encoder and image_encoder))):
+        raise ConversionError("--from=damsm needs --text_encoder (RNN_ENCODER), --image_encoder (CNN_ENCODER) and "
+                              "--vocabulary (captions.pickle)")
+    arrays = arrays or {"text_encoder": load_torch_state_dict(text_encoder),
+                        "image_encoder": load_torch_state_dict(image_encoder)}
+    text, vocab, widths = official_text_encoder(arrays["text_encoder"], text_encoder or "text_encoder", vocabulary)
+    config = config_lib.apply_overrides(dataclasses.replace(DAMSM_PRESETS[preset], dataset=preset,
+                                                            image_encoder="inception_torchvision", **widths),
+                                        overrides)
+
+    def fill(trainer, conditioner):
+        assign_text_encoder(text, trainer.text_encoder)
+        text.finish(f"a DAMSM text encoder of {len(vocab)} words")
+        images = StateDict(arrays["image_encoder"], image_encoder or "image_encoder")
+        assign_image_encoder(images, trainer.image_encoder)
+        images.finish(f"the DAMSM image encoder (CNN_ENCODER, D = {config.embedding_dim})")
+
+    return write_run(out, config, vocab, {}, fill)
