@@ -41,15 +41,20 @@ def resolve_inception_weights(weights_path: str | None = None) -> str:
         DataError: neither is set, or the file does not exist (the message names the file to
             download by hand, since this package never downloads).
     """
-    path = weights_path or os.environ.get(INCEPTION_WEIGHTS_ENV)
     how = (f"provide the Keras ImageNet Inception-v3 weights file {INCEPTION_WEIGHTS_FILE} "
            f"(keras-applications release, {INCEPTION_WEIGHTS_URL}) and pass its path as "
            f"weights_path / --inception_weights or set ${INCEPTION_WEIGHTS_ENV}")
+    return resolve_weights_file(weights_path, INCEPTION_WEIGHTS_ENV, "Inception-v3", how)
+
+
+def resolve_weights_file(weights_path: str | None, env: str, what: str, how: str) -> str:
+    """`weights_path`, else `$env`, checked to be a file; DataError saying `how` to get it."""
+    path = weights_path or os.environ.get(env)
     if not path:
-        raise DataError(f"no Inception-v3 weights given: {how}")
+        raise DataError(f"no {what} weights given: {how}")
     path = os.path.expanduser(path)
     if not os.path.isfile(path):
-        raise DataError(f"Inception-v3 weights file not found: {path}; {how}")
+        raise DataError(f"{what} weights file not found: {path}; {how}")
     return path
 
 
@@ -154,14 +159,9 @@ class PytorchFidFeatureExtractor(InceptionFeatureExtractor):
         from t2izoo.convert.inception import build_inception
         from t2izoo.convert.state_dict import load_torch_state_dict
 
-        path = weights_path or os.environ.get(FID_INCEPTION_WEIGHTS_ENV)
         how = (f"provide pytorch-fid's Inception weights {FID_INCEPTION_WEIGHTS_FILE} (its GitHub release) and "
                f"pass the path as --inception_weights or set ${FID_INCEPTION_WEIGHTS_ENV}")
-        if not path:
-            raise DataError(f"no pytorch-fid Inception weights given: {how}")
-        path = os.path.expanduser(path)
-        if not os.path.isfile(path):
-            raise DataError(f"pytorch-fid Inception weights file not found: {path}; {how}")
+        path = resolve_weights_file(weights_path, FID_INCEPTION_WEIGHTS_ENV, "pytorch-fid Inception", how)
         self.weights_path = path
         self.batch_size = int(batch_size)
         if path.endswith(".npz"):
