@@ -316,7 +316,8 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
     info.update({
         "model_name": model_name, "recipe": t2i.recipe.name, "generator": "ema" if adapter.use_ema else "live",
         "image_size": adapter.image_size,
-        "z_dim": adapter.z_dim, "noise_dim": adapter.noise_dim, "batch_size": batch_size,
+        "z_dim": adapter.z_dim, "noise_dim": adapter.noise_dim, "truncated_noise_dim": adapter.truncated_noise_dim,
+        "batch_size": batch_size,
         "noise": f"float32 [{batch_size}, {adapter.noise_dim}], standard normal"
                  + ("" if adapter.noise_dim == adapter.z_dim else
                     f" (z: the first {adapter.z_dim}, then the conditioning-augmentation noise)")

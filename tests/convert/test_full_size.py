@@ -131,7 +131,12 @@ def test_full_size_state_dicts_convert_with_the_pinned_parameter_counts(family, 
     assert counts == PINNED[(family, preset)]
 
 
-@pytest.mark.slow  # a 256 px, 7M-parameter generator through SavedModel and TFLite conversion
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("T2IZOO_FULL_SIZE_EXPORT"),
+                    reason="opt-in (T2IZOO_FULL_SIZE_EXPORT=1): building the full-size run (G, three Ds and their "
+                           "optimizer slots, ~100M parameters) and converting a 256 px generator to SavedModel and "
+                           "TFLite takes longer than the suite's 900 s per-test limit on 2 cores")
+@pytest.mark.timeout(3600)
 def test_a_full_size_attngan_run_converts_and_exports(tmp_path):
     from t2izoo.convert.__main__ import convert
     from t2izoo.export import saved_model as sm

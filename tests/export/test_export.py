@@ -429,7 +429,7 @@ def test_phone_pipeline_from_model_info_matches_keras(tflite_export, loaded):
     for caption, seed in zip(CAPTIONS, SEEDS):
         tokens = phone_tokens(info["text"], caption)
         available = {**tokens, **encoder(**tokens),
-                     "noise": sm.seeded_noise([seed], info["noise_dim"]).numpy()}
+                     "noise": sm.seeded_noise([seed], info["noise_dim"], info["truncated_noise_dim"]).numpy()}
         inputs = {name: available[name] for name in generator.get_input_details()}
         images.append(generator(**inputs)["image"][0])
     assert max_diff(to_uint8(np.stack(images)), adapter.reference_images(CAPTIONS, SEEDS)) <= 1
