@@ -225,6 +225,11 @@ def to_dict(config) -> dict:
 
 def from_dict(cls, data: dict):
     data = {k: v for k, v in data.items() if k != "class"}
+    # A field added with a new default behaviour: a stored config without it was trained with
+    # the old one (the class's STORED_DEFAULTS), not with today's default.
+    for key, value in getattr(cls, "STORED_DEFAULTS", {}).items():
+        if key not in data and not any(key in (_legacy_targets(cls, k) or ()) for k in data):
+            data[key] = value
     for key in [k for k in data if _legacy_targets(cls, k)]:
         value = data.pop(key)
         for target in _legacy_targets(cls, key):

@@ -75,9 +75,9 @@ class Text2Image:
         conditioning = self.conditioner.conditioning(captions)
         conditioning = {k: tf.repeat(v, num_per_caption, axis=0) for k, v in conditioning.items()}
         n = len(captions) * num_per_caption
-        # z and, for CA models, the CA noise too: each image then depends only on (caption, seed),
-        # not on its position in the batch, and matches the exported model's seeded signature.
-        noise = tf.constant(np.random.default_rng(seed).normal(size=(n, self.trainer.noise_width())), tf.float32)
+        # z and, for CA models, the CA noise too (truncated where training draws it so): each image
+        # then depends only on (caption, seed), not on its position in the batch.
+        noise = tf.constant(self.trainer.sampling_noise(np.random.default_rng(seed), n))
         return to_uint8(np.asarray(self.trainer.generate(conditioning, noise, use_ema=self.use_ema)))
 
 

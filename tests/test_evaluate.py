@@ -90,3 +90,41 @@ def test_evaluate_end_to_end_on_a_tiny_run(tmp_path):
         ev.evaluate_run(run, ["bleu"], 20, "test", verbose=False)
     with pytest.raises(ConfigError, match="at least 10"):
         ev.evaluate_run(run, ["shapes_acc"], 5, "test", verbose=False)
+
+
+def test_an_unknown_fid_extractor_is_refused():
+    with pytest.raises(ConfigError, match="keras, pytorch_fid"):
+        ev.check_fid_extractor("tf1")
+
+
+@pytest.mark.slow  # three full Inception-v3 builds
+def test_pytorch_fid_extractor_from_a_local_weights_file(tmp_path):
+    # pytorch-fid's network from a local state dict (here: random weights saved as .npz in its
+    # key layout, with its 1008-way fc); fid/kid/is name the extractor they used.
+    from t2izoo.convert.inception import inception_state_dict
+    from t2izoo.encoders.torch_inception import TorchInceptionV3
+    from t2izoo.errors import DataError
+    from t2izoo.metrics.features import PytorchFidFeatureExtractor, make_feature_extractor
+
+    rng = np.random.default_rng(0)
+    net = TorchInceptionV3("fid")
+    net(np.zeros((1, 299, 299, 3), np.float32))
+    arrays = inception_state_dict(net)
+    arrays["fc.weight"] = rng.normal(0, 0.01, (1008, 2048)).astype(np.float32)
+    arrays["fc.bias"] = rng.normal(0, 0.01, 1008).astype(np.float32)
+    path = str(tmp_path / "pt_inception.npz")
+    np.savez(path, **arrays)
+    extractor = make_feature_extractor("pytorch_fid", path)
+    assert isinstance(extractor, PytorchFidFeatureExtractor) and extractor.name == "pytorch_fid_inception_v3"
+    images = rng.integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+    pool, logits = extractor(images, value_range=(0, 255))
+    want = np.asarray(net(extractor.preprocess(images, (0, 255)))["pool"])
+    np.testing.assert_allclose(pool, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits, pool @ arrays["fc.weight"].T + arrays["fc.bias"], rtol=1e-4, atol=1e-5)
+    assert pool.shape == (3, 2048) and pool.std() > 0
+    with pytest.raises(DataError, match="pt_inception-2015-12-05"):
+        make_feature_extractor("pytorch_fid", str(tmp_path / "missing.pth"))
+    del arrays["Mixed_7c.branch_pool.conv.weight"]
+    np.savez(path, **arrays)
+    with pytest.raises(Exception, match="1 missing key"):
+        make_feature_extractor("pytorch_fid", path)

@@ -70,7 +70,8 @@ def test_resume_continues_exactly(encoder_dir, trained_run, tmp_path):
 
 
 def test_hard_negative_option_embeds_swapped_scenes_and_trains(encoder_dir, tmp_path):
-    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=2, hard_negative_fraction=0.5)
+    config = tiny.tiny_config("gan_int_cls", encoder_dir, max_steps=2, hard_negative_fraction=0.5,
+                              wrong_pair="wrong_text")
     run_loop.train_config(config, str(tmp_path), verbose=0)
     hard = np.load(os.path.join(tmp_path, "hard_negative_embeddings_train.npy"))
     true = np.load(os.path.join(tmp_path, "caption_embeddings_train.npy"))

@@ -1,7 +1,10 @@
 """Convert released official checkpoints into a run directory.
 
     python -m t2izoo.convert --from=attngan --checkpoint=bird_AttnGAN2.pth \
-        --text_encoder=text_encoder200.pth --vocabulary=captions.pickle --preset=cub --out=runs/attngan_cub_official
+        --text_encoder=text_encoder200.pth --vocabulary=captions.pickle --preset=cub --out=runs/attngan_cub_official \
+        [--image_encoder=image_encoder200.pth]     # with it, the run also trains (DAMSM loss)
+    python -m t2izoo.convert --from=damsm --text_encoder=text_encoder200.pth --image_encoder=image_encoder200.pth \
+        --vocabulary=captions.pickle --preset=cub --out=runs/damsm_cub_official
 
 The run directory is an ordinary one: `t2izoo.generate`, `t2izoo.evaluate` and `t2izoo.export` use
 it unchanged. `--override key=value` sets config fields (e.g. the widths of a checkpoint trained
@@ -44,7 +47,8 @@ def main(argv):
     del argv
 
     def _run():
-        files = {k: getattr(FLAGS, k) for k in ("checkpoint", "text_encoder", "vocabulary") if getattr(FLAGS, k)}
+        files = {k: getattr(FLAGS, k) for k in ("checkpoint", "text_encoder", "vocabulary", "image_encoder")
+                 if getattr(FLAGS, k)}
         path = convert(getattr(FLAGS, "from"), FLAGS.out, FLAGS.preset, FLAGS.override, **files)
         print(f"wrote {path}: python -m t2izoo.generate --model_dir={path} --caption=\"...\"")
 
@@ -53,9 +57,12 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.DEFINE_string("from", None, "Family of the official checkpoint (e.g. attngan).", required=True)
-    flags.DEFINE_string("checkpoint", None, "The official generator's .pth file.", required=True)
+    flags.DEFINE_string("checkpoint", None, "The official generator's .pth file (--from=damsm: none; it takes "
+                        "--text_encoder and --image_encoder).")
     flags.DEFINE_string("text_encoder", None, "The official text encoder's .pth file (AttnGAN: DAMSM RNN_ENCODER).")
     flags.DEFINE_string("vocabulary", None, "The official vocabulary (AttnGAN: captions.pickle).")
+    flags.DEFINE_string("image_encoder", None, "The official DAMSM image encoder's .pth file (AttnGAN, optional: "
+                        "with it the converted run also trains).")
     flags.DEFINE_string("preset", "cub", "The family's preset the checkpoint was trained with.")
     flags.DEFINE_string("out", None, "The run directory to write (new or empty).", required=True)
     flags.DEFINE_multi_string("override", [], "key=value config overrides (repeatable).")

@@ -10,6 +10,7 @@ A batch is a dict:
     tokens          int32 [B, max_words] word ids (0 = padding), lengths int32 [B]
     wrong_tokens    ... of a caption of another image, from another class where classes exist
     wrong_lengths
+    wrong_image_<s>, wrong_index   with `wrong_images`: the images those wrong captions describe
     chars, wrong_chars   int32 [B, 201] character codes (when `with_chars`)
     embedding, wrong_embedding  float32 [B, D] mean of `num_embeddings` random precomputed caption
                     embeddings of the image (when `caption_embeddings` is given; GAN-INT-CLS
@@ -54,6 +55,8 @@ class PipelineOptions:
         seed: seed of every random choice.
         hard_negative_fraction: fraction of the rows whose `wrong_embedding` is a hard negative
             (needs `hard_negative_embeddings`; 0 keeps every batch as without it).
+        wrong_images: add `wrong_image_<s>`, the images of the mismatched captions' images
+            (icml2016's wrong pair is {wrong image, right text}).
     """
 
     image_sizes: tuple = (64,)
@@ -64,6 +67,7 @@ class PipelineOptions:
     training: bool = True
     seed: int = 0
     hard_negative_fraction: float = 0.0
+    wrong_images: bool = False
 
 
 class EncodedCaptions:
@@ -196,9 +200,19 @@ class BatchAssembler:
                 kind = rng.integers(0, self.hard_chars.shape[1], len(indices))
                 caption = rng.integers(0, self.hard_chars.shape[2], len(indices))
                 out["hard_chars"] = self.hard_chars[indices, kind, caption].astype(np.int32)
+            if o.wrong_images:  # drawn last: other draws stay as without it
+                out["wrong_index"] = wrong.astype(np.int32)
+                wrong_images = self.image_set.load_images(wrong, o.image_sizes, rng)
+                for s in o.image_sizes:
+                    out[f"wrong_image_{s}"] = wrong_images[s]
         if self.image_set.attributes is not None:
             out["attributes"] = np.asarray(self.image_set.attributes[indices], np.int32)
         return out
+
+
+def is_image_key(key: str) -> bool:
+    """`image_<s>` and `wrong_image_<s>`: uint8 in the assembler, [-1, 1] floats in the model."""
+    return key.startswith(("image_", "wrong_image_"))
 
 
 def image_to_float(images):
@@ -210,7 +224,7 @@ def tensor_batch(batch: dict) -> dict:
     """A NumPy batch from `BatchAssembler` as the tensors the model sees (images in [-1, 1])."""
     import tensorflow as tf
 
-    return {k: tf.constant(image_to_float(v.astype(np.float32)) if k.startswith("image_") else v)
+    return {k: tf.constant(image_to_float(v.astype(np.float32)) if is_image_key(k) else v)
             for k, v in batch.items()}
 
 
@@ -243,7 +257,7 @@ def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, optio
             shape = list(example[k].shape)
             shape[0] = options.batch_size if options.training else None
             v.set_shape(shape)
-            if k.startswith("image_"):
+            if is_image_key(k):
                 v = image_to_float(tf.cast(v, tf.float32))
             out[k] = v
         return out

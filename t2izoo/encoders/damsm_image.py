@@ -59,6 +59,50 @@ class DamsmInceptionEncoder(keras.Model):
         return {**super().get_config(), "embedding_dim": self.embedding_dim, "weights_path": self.weights_path}
 
 
+class DamsmTorchvisionEncoder(keras.Model):
+    """AttnGAN's CNN_ENCODER as its released `image_encoder*.pth` holds it: torchvision's
+    Inception-v3 (`TorchInceptionV3("torchvision")`: affine batch norm, padding-counting average
+    pools) -> (Mixed_6e -> `emb_features` 1x1 conv -> D, pool -> `emb_cnn_code` linear -> D).
+
+    Its weights come from the checkpoint (`t2izoo.conditioning.damsm.convert.assign_image_encoder`),
+    not from a weights file; the backbone is frozen as in the official code.
+
+    Args:
+        embedding_dim: D (256).
+
+    Inputs: images [B, S, S, 3] in [-1, 1], resized bilinearly to 299 (half-pixel centres, as
+    `nn.Upsample(size=(299, 299), mode="bilinear")` in PyTorch >= 0.4). Outputs: (regions
+    [B, 17, 17, D], global [B, D]).
+
+    Example:
+        >>> enc = DamsmTorchvisionEncoder(16)
+        >>> regions, code = enc(keras.ops.zeros((1, 64, 64, 3)))
+        >>> regions.shape, code.shape
+        ((1, 17, 17, 16), (1, 16))
+
+    Reference: taoxugit/AttnGAN code/model.py CNN_ENCODER; torchvision models/inception.py.
+    """
+
+    def __init__(self, embedding_dim=256, **kwargs):
+        super().__init__(**kwargs)
+        from t2izoo.encoders.torch_inception import TorchInceptionV3
+
+        self.embedding_dim = embedding_dim
+        self.backbone = TorchInceptionV3("torchvision", name="inception")
+        self.backbone.trainable = False
+        self.region_projection = layers.Conv2D(embedding_dim, 1, use_bias=False, kernel_initializer=_uniform_init())
+        self.global_projection = layers.Dense(embedding_dim, kernel_initializer=_uniform_init())
+
+    def call(self, images, training=False):
+        images = keras.ops.image.resize(images, (INCEPTION_SIZE, INCEPTION_SIZE), interpolation="bilinear",
+                                        antialias=False)
+        out = self.backbone(images, training=False)  # frozen: BN in inference mode
+        return self.region_projection(out["mixed_6e"]), self.global_projection(out["pool"])
+
+    def get_config(self):
+        return {**super().get_config(), "embedding_dim": self.embedding_dim}
+
+
 class DamsmSmallCnnEncoder(keras.Model):
     """Stride-2 conv stack: its last map gives the regions, two more stages the global vector.
 

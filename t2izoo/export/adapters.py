@@ -31,18 +31,26 @@ IMAGE_OUTPUT = "image"
 # --------------------------------------------------------------------------------------
 
 
-def seeded_noise(seeds, width: int):
-    """Noise [B, width]: row i is `tf.random.stateless_normal([width], seed=[seeds[i], 0])`.
+def seeded_noise(seeds, width: int, truncated_width: int = 0):
+    """Noise [B, width]: row i is `tf.random.stateless_normal([width - truncated_width],
+    seed=[seeds[i], 0])`, followed, when `truncated_width` > 0 (StackGAN's CA noise), by
+    `tf.random.stateless_truncated_normal([truncated_width], seed=[seeds[i], 1])`.
 
     Args:
         seeds: int32 [B].
         width: noise size (the adapter's `noise_dim`).
+        truncated_width: trailing columns drawn truncated (the trainer's `truncated_noise_width()`).
     """
     import tensorflow as tf
 
+    def row(s):
+        z = tf.random.stateless_normal([width - truncated_width], tf.stack([s, 0]))
+        if not truncated_width:
+            return z
+        return tf.concat([z, tf.random.stateless_truncated_normal([truncated_width], tf.stack([s, 1]))], axis=0)
+
     seeds = tf.convert_to_tensor(seeds, tf.int32)
-    return tf.map_fn(lambda s: tf.random.stateless_normal([width], tf.stack([s, 0])), seeds,
-                     fn_output_signature=tf.TensorSpec([width], tf.float32))
+    return tf.map_fn(row, seeds, fn_output_signature=tf.TensorSpec([width], tf.float32))
 
 
 def named_function(names, body, input_signature):
@@ -137,6 +145,7 @@ class ExportAdapter:
         self.conditioner = t2i.conditioner
         self.z_dim = self.config.z_dim
         self.noise_dim = self.trainer.noise_width()
+        self.truncated_noise_dim = self.trainer.truncated_noise_width()
         self.image_size = max(self.config.image_sizes)
         #: name -> tf.TensorSpec of the token inputs, batch dimension None.
         self.token_specs = self.conditioner.token_specs()
@@ -168,10 +177,10 @@ class ExportAdapter:
         return self.conditioner.on_device_text()
 
     def generator_inputs(self, num: int, rng, split: str = "train", batch_size: int = 1) -> list:
-        """`num` generator input dicts (conditioning of `split`'s captions + standard-normal noise)."""
+        """`num` generator input dicts (conditioning of `split`'s captions + noise as `Text2Image` draws it)."""
         captions = sample_captions(self.config, split, num * batch_size, rng)
         arrays = dict(self.conditioner.conditioning_samples(captions))
-        arrays[NOISE_INPUT] = rng.standard_normal((num * batch_size, self.noise_dim)).astype(np.float32)
+        arrays[NOISE_INPUT] = self.trainer.sampling_noise(rng, num * batch_size)
         return _batches(arrays, num, batch_size)
 
     def tflite_parts(self, batch_size: int = 1) -> list:
@@ -214,5 +223,5 @@ class ExportAdapter:
         """uint8 images from the Keras run itself (as `Text2Image` computes them), with the
         export's per-row noise and generator (EMA or live), for checking exports against."""
         captions = self.t2i.check_captions(captions)
-        noise = seeded_noise(np.asarray(seeds, np.int32), self.noise_dim)
+        noise = seeded_noise(np.asarray(seeds, np.int32), self.noise_dim, self.truncated_noise_dim)
         return to_uint8(np.asarray(self.generate(self.conditioner.conditioning(captions), noise)))

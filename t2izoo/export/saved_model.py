@@ -23,7 +23,8 @@ Everything happens in the graph with ops that stock TF Serving has (no tensorflo
 tokenization, text encoder, EMA generator, and the conversion to uint8
 (`round((x + 1) * 127.5)`, as `Text2Image` does). Row i's noise is
 `tf.random.stateless_normal([noise_dim], seed=[seed_i, 0])` (noise_dim: z, plus the
-conditioning-augmentation noise for StackGAN, StackGAN++ and AttnGAN), so an image depends only
+conditioning-augmentation noise for StackGAN, StackGAN++ and AttnGAN; StackGAN's CA part is
+`tf.random.stateless_truncated_normal(..., seed=[seed_i, 1])`, as its training draws it), so an image depends only
 on its caption and seed, never on the other rows of the batch (TF Serving's batching merges
 requests). `serving_default` uses seed 0 for every row: TF Serving requires every declared
 input, so the seed lives in its own signature. Captions that hold no word or are not UTF-8 are
@@ -194,7 +195,7 @@ def build_archive(adapter: ExportAdapter):
     token_names = list(adapter.token_specs)
 
     def images_from_tokens(tokens, seed):
-        noise = seeded_noise(seed, adapter.noise_dim)
+        noise = seeded_noise(seed, adapter.noise_dim, adapter.truncated_noise_dim)
         return {IMAGES_OUTPUT: to_uint8(adapter.generate(adapter.encode(tokens), noise))}
 
     def seeded(captions, seed):
@@ -289,7 +290,11 @@ def write_export_info(path: str, t2i, adapter: ExportAdapter, model_name: str, v
             TOKENS_SIGNATURE: f"{', '.join(adapter.token_specs)}, seed int32 [B] -> images",
             TOKENIZE_SIGNATURE: f"captions string [B] -> {', '.join(adapter.token_specs)}",
         },
-        "noise": "row i: tf.random.stateless_normal([noise_dim], seed=[seed_i, 0])",
+        "noise": "row i: tf.random.stateless_normal([noise_dim], seed=[seed_i, 0])" if not adapter.truncated_noise_dim
+                 else (f"row i: tf.random.stateless_normal([{adapter.noise_dim - adapter.truncated_noise_dim}], "
+                       f"seed=[seed_i, 0]) then tf.random.stateless_truncated_normal([{adapter.truncated_noise_dim}], "
+                       "seed=[seed_i, 1]) (the CA noise, truncated as in training)"),
+        "truncated_noise_dim": adapter.truncated_noise_dim,
         "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)

@@ -9,7 +9,7 @@ writes into `BASE/<model_name>/tflite/` (a non-numeric folder, which TF Serving 
   int32 [1, T] + `lengths` int32 [1] -> `words` float32 [1, T, D], `sentence` float32 [1, D]);
 - `generator_<quantize>.tflite`: that conditioning (AttnGAN: `words`, `sentence`, `lengths`) +
   `noise` float32 [1, noise_dim] (standard normal; z then the conditioning-augmentation noise
-  where the recipe has it) -> `image` float32 [1, S, S, 3] in [-1, 1], the final scale, from
+  where the recipe has it, truncated at 2 std for StackGAN as in its training) -> `image` float32 [1, S, S, 3] in [-1, 1], the final scale, from
   the EMA generator (signature `serving_default`);
 - `model_info.json`: shapes, quantization of each file, and the on-device tokenization (the
   caption -> char codes table, or the vocabulary), so an app needs nothing else.
@@ -316,10 +316,13 @@ def export_tflite(model_dir: str, base: str, quantize="none", model_name: Option
     info.update({
         "model_name": model_name, "recipe": t2i.recipe.name, "generator": "ema" if adapter.use_ema else "live",
         "image_size": adapter.image_size,
-        "z_dim": adapter.z_dim, "noise_dim": adapter.noise_dim, "batch_size": batch_size,
+        "z_dim": adapter.z_dim, "noise_dim": adapter.noise_dim, "truncated_noise_dim": adapter.truncated_noise_dim,
+        "batch_size": batch_size,
         "noise": f"float32 [{batch_size}, {adapter.noise_dim}], standard normal"
                  + ("" if adapter.noise_dim == adapter.z_dim else
-                    f" (z: the first {adapter.z_dim}, then the conditioning-augmentation noise)"),
+                    f" (z: the first {adapter.z_dim}, then the conditioning-augmentation noise)")
+                 + ("" if not adapter.truncated_noise_dim else
+                    f"; the last {adapter.truncated_noise_dim} truncated at 2 std (|x| <= 2), as in training"),
         "image": "float32 [batch, S, S, 3] in [-1, 1]; pixel = clip(round((x + 1) * 127.5), 0, 255)",
         "pipeline": [p.name for p in parts], "text": adapter.on_device_text(),
     })

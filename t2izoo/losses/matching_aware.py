@@ -37,6 +37,24 @@ def gan_int_generator_loss(fake_logits, interp_logits=None, interp_weight=1.0):
     return loss, terms
 
 
+def gan_int_joint_generator_loss(logits, num_fake, interp_weight=1.0):
+    """G loss of GAN-INT as icml2016 main_cls_int.lua computes it: one pass, one weighted mean.
+
+    `logits` holds D's scores of `num_fake` generated images with their own text followed by the
+    images generated from interpolated text. L_G = (sum_fake BCE(s, 1) + lambda * sum_interp
+    BCE(s, 1)) / N over all N rows (Torch's weighted `BCECriterion` divides by the row count, not
+    the weight sum), so with B fake rows, B/2 interpolated rows and lambda = 1 the two kinds weigh
+    2 : 1 (`gan_int_generator_loss` weighs them 1 : lambda).
+
+    Returns: (total, {"g_fake", "g_interp"}: the batch mean of each kind's BCE).
+    """
+    bce = bce_with_logits(logits, 1.0)
+    fake, interp = bce[:num_fake], bce[num_fake:]
+    rows = keras.ops.cast(keras.ops.shape(bce)[0], bce.dtype)
+    total = (keras.ops.sum(fake) + interp_weight * keras.ops.sum(interp)) / rows
+    return total, {"g_fake": keras.ops.mean(fake), "g_interp": keras.ops.mean(interp)}
+
+
 def interpolate_embeddings(embeddings, beta=0.5):
     """GAN-INT: beta * t_2i + (1 - beta) * t_2i+1, i.e. B/2 interpolations of random pairs.
 

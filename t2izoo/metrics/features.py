@@ -41,15 +41,20 @@ def resolve_inception_weights(weights_path: str | None = None) -> str:
         DataError: neither is set, or the file does not exist (the message names the file to
             download by hand, since this package never downloads).
     """
-    path = weights_path or os.environ.get(INCEPTION_WEIGHTS_ENV)
     how = (f"provide the Keras ImageNet Inception-v3 weights file {INCEPTION_WEIGHTS_FILE} "
            f"(keras-applications release, {INCEPTION_WEIGHTS_URL}) and pass its path as "
            f"weights_path / --inception_weights or set ${INCEPTION_WEIGHTS_ENV}")
+    return resolve_weights_file(weights_path, INCEPTION_WEIGHTS_ENV, "Inception-v3", how)
+
+
+def resolve_weights_file(weights_path: str | None, env: str, what: str, how: str) -> str:
+    """`weights_path`, else `$env`, checked to be a file; DataError saying `how` to get it."""
+    path = weights_path or os.environ.get(env)
     if not path:
-        raise DataError(f"no Inception-v3 weights given: {how}")
+        raise DataError(f"no {what} weights given: {how}")
     path = os.path.expanduser(path)
     if not os.path.isfile(path):
-        raise DataError(f"Inception-v3 weights file not found: {path}; {how}")
+        raise DataError(f"{what} weights file not found: {path}; {how}")
     return path
 
 
@@ -127,6 +132,71 @@ class InceptionFeatureExtractor:
         if not pools:
             raise DataError("images is empty")
         return np.concatenate(pools).astype(np.float32), np.concatenate(logits).astype(np.float32)
+
+
+FID_INCEPTION_WEIGHTS_ENV = "T2IZOO_FID_INCEPTION_WEIGHTS"
+FID_INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+class PytorchFidFeatureExtractor(InceptionFeatureExtractor):
+    """pytorch-fid's Inception (the `FIDInception*` port of the TF1 graph that TTUR's FID and the
+    DM-GAN / DF-GAN tables use): 2048-d pool features, and the 1008-way logits of the file's `fc`.
+
+    Converts a local copy of pytorch-fid's weights (`pt_inception-2015-12-05-6726825d.pth`,
+    read with torch: `pip install 't2izoo[convert]'`; or the same state dict saved as `.npz`) into
+    `TorchInceptionV3("fid")` (t2izoo/convert/inception.py). Images are resized bilinearly to 299
+    (half-pixel centres, no antialiasing: pytorch-fid's `F.interpolate(..., align_corners=False)`)
+    and scaled to [-1, 1] (its `normalize_input`).
+
+    Args:
+        weights_path: the weights file; default `$T2IZOO_FID_INCEPTION_WEIGHTS`.
+        batch_size: images per forward pass.
+    """
+
+    name = "pytorch_fid_inception_v3"
+
+    def __init__(self, weights_path: str | None = None, batch_size: int = 32):
+        from t2izoo.convert.inception import build_inception
+        from t2izoo.convert.state_dict import load_torch_state_dict
+
+        how = (f"provide pytorch-fid's Inception weights {FID_INCEPTION_WEIGHTS_FILE} (its GitHub release) and "
+               f"pass the path as --inception_weights or set ${FID_INCEPTION_WEIGHTS_ENV}")
+        path = resolve_weights_file(weights_path, FID_INCEPTION_WEIGHTS_ENV, "pytorch-fid Inception", how)
+        self.weights_path = path
+        self.batch_size = int(batch_size)
+        if path.endswith(".npz"):
+            with np.load(path) as data:
+                arrays = dict(data)
+        else:
+            arrays = load_torch_state_dict(path)
+        self.net = build_inception("fid", arrays, path)
+        fc = arrays.get("fc.weight")
+        self.fc = None if fc is None else (np.asarray(fc, np.float32).T, np.asarray(arrays["fc.bias"], np.float32))
+        self._weights_hash = None
+
+    def __call__(self, images, value_range=(-1, 1)) -> tuple:
+        from keras import ops
+
+        images = np.asarray(images)
+        pools = []
+        for start in range(0, images.shape[0], self.batch_size):
+            batch = self.preprocess(images[start:start + self.batch_size], value_range)
+            pools.append(ops.convert_to_numpy(self.net(batch, training=False)["pool"]))
+        if not pools:
+            raise DataError("images is empty")
+        pool = np.concatenate(pools).astype(np.float32)
+        logits = pool @ self.fc[0] + self.fc[1] if self.fc is not None else np.zeros((len(pool), 0), np.float32)
+        return pool, logits.astype(np.float32)
+
+
+# `--fid_extractor` of t2izoo.evaluate: the network behind fid, kid and is.
+FEATURE_EXTRACTORS = {"keras": InceptionFeatureExtractor, "pytorch_fid": PytorchFidFeatureExtractor}
+
+
+def make_feature_extractor(kind: str = "keras", weights_path: str | None = None):
+    if kind not in FEATURE_EXTRACTORS:
+        raise DataError(f"unknown feature extractor {kind!r}; choose one of {', '.join(FEATURE_EXTRACTORS)}")
+    return FEATURE_EXTRACTORS[kind](weights_path)
 
 
 def stats_key(dataset: str, split: str, extractor: str, weights_hash: str, resolution: int,

@@ -105,8 +105,9 @@ def check_mirrored_matches_single(make_trainer, batch, atol=2e-5, devices=("/cpu
 
 def embedding_batch(rng, batch_size: int, image_sizes, text_dim: int, noise_width: int | None = None) -> dict:
     """A random training batch of a char-CNN-RNN-conditioned trainer: `index`, real images in
-    [-1, 1] at every size, `embedding` and `wrong_embedding` [B, text_dim], and `noise` when a
-    width is given (so two runs can see the same noise)."""
+    [-1, 1] at every size, `embedding` and `wrong_embedding` [B, text_dim], `noise` when a
+    width is given (so two runs can see the same noise), and `wrong_image_<s>` (mismatched real
+    images, icml2016's wrong pair)."""
     batch = {"index": np.arange(batch_size, dtype=np.int32)}
     for s in image_sizes:
         batch[f"image_{s}"] = rng.uniform(-1, 1, (batch_size, s, s, 3)).astype("float32")
@@ -114,6 +115,8 @@ def embedding_batch(rng, batch_size: int, image_sizes, text_dim: int, noise_widt
     batch["wrong_embedding"] = rng.normal(size=(batch_size, text_dim)).astype("float32")
     if noise_width:
         batch["noise"] = rng.normal(size=(batch_size, noise_width)).astype("float32")
+    for s in image_sizes:  # drawn last: the draws above stay as they were
+        batch[f"wrong_image_{s}"] = rng.uniform(-1, 1, (batch_size, s, s, 3)).astype("float32")
     return batch
 
 

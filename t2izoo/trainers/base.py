@@ -11,6 +11,25 @@ from t2izoo.layers.init import orthogonal_init
 from t2izoo.trainers.prebuilt import PrebuiltTrainer
 
 
+def truncated_normal(rng, shape, bound: float = 2.0) -> np.ndarray:
+    """N(0, 1) draws with every value beyond `bound` redrawn (`tf.random.truncated_normal`)."""
+    x = rng.standard_normal(shape)
+    bad = np.abs(x) > bound
+    while bad.any():
+        x[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(x) > bound
+    return x
+
+
+def draw_noise(rng, num: int, width: int, truncated_width: int = 0) -> np.ndarray:
+    """float32 [num, width]: standard normal, the last `truncated_width` columns truncated normal.
+    With no truncated columns, the very draw `rng.normal(size=(num, width))`."""
+    z = rng.normal(size=(num, width - truncated_width))
+    if truncated_width:
+        z = np.concatenate([z, truncated_normal(rng, (num, truncated_width))], axis=1)
+    return z.astype(np.float32)
+
+
 def frozen(model):
     """`model` with its weights frozen: a pretrained encoder or earlier stage a trainer keeps with
     its checkpoint but never trains (None passes through)."""
@@ -125,6 +144,16 @@ class GANTrainer(PrebuiltTrainer):
     def noise_width(self) -> int:
         """Width of the noise `forward` takes (z here; z and CA noise in `ConditioningNoiseMixin`)."""
         return self.z_dim
+
+    def truncated_noise_width(self) -> int:
+        """How many trailing noise columns are drawn from a truncated normal (|x| <= 2 std, as
+        `tf.random.truncated_normal`) in training, and so also when sampling (`sampling_noise`)."""
+        return 0
+
+    def sampling_noise(self, rng, num: int) -> np.ndarray:
+        """float32 [num, noise_width()] for generation from a NumPy Generator: standard normal,
+        except the `truncated_noise_width()` trailing columns, drawn as in training."""
+        return draw_noise(rng, num, self.noise_width(), self.truncated_noise_width())
 
     def batch_conditioning(self, batch) -> dict:
         raise NotImplementedError

@@ -22,6 +22,9 @@ class ConditioningNoiseMixin:
     def noise_width(self):
         return self.z_dim + self.num_condition_codes() * self.condition_dim()
 
+    def truncated_noise_width(self):
+        return self.num_condition_codes() * self.condition_dim() if self.truncated_condition_noise else 0
+
     def sample_noise(self, batch):
         if "noise" in batch:
             return batch["noise"]

@@ -196,8 +196,11 @@ class Recipe:
         """A batch of the right shapes to build the trainer's variables before a restore: the
         images of every scale and the conditioner's text keys."""
         batch = {"index": tf.range(2)}
-        for s in self.pipeline_options(config).image_sizes:
+        options = self.pipeline_options(config)
+        for s in options.image_sizes:
             batch[f"image_{s}"] = tf.zeros((2, s, s, 3))
+            if options.wrong_images:
+                batch[f"wrong_image_{s}"] = tf.zeros((2, s, s, 3))
         return {**batch, **context["conditioner"].example_batch(config)}
 
     def check_inputs(self, config, model_dir: str):
@@ -240,8 +243,7 @@ def sample_grid(trainer, conditioner, captions, seed: int, cols: int = SAMPLE_CO
     """(images, row captions) of a sample grid: `cols` fixed noise vectors per caption through the
     EMA generator; with several scales, one row per (caption, scale), smaller scales upscaled
     (nearest) to the largest."""
-    noise = tf.constant(np.random.default_rng(seed).normal(size=(len(captions) * cols, trainer.noise_width())),
-                        tf.float32)
+    noise = tf.constant(trainer.sampling_noise(np.random.default_rng(seed), len(captions) * cols))
     conditioning = {k: tf.repeat(v, cols, axis=0) for k, v in conditioner.conditioning(captions).items()}
     scales = [np.asarray(x) for x in trainer.generate(conditioning, noise, all_scales=True)]
     if len(scales) == 1:

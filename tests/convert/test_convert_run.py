@@ -148,3 +148,66 @@ def test_a_converted_run_exports(converted, tmp_path):
     assert np.max(np.abs(served.astype(int) - want.astype(int))) <= 1
     files = tflite.export_tflite(converted, str(tmp_path), "none", "attngan_official", loaded=loaded)["files"]
     assert os.path.getsize(files["generator"]) > 0 and os.path.getsize(files["text_encoder"]) > 0
+
+
+def official_image_encoder(dim: int) -> dict:
+    """A CNN_ENCODER state dict (torchvision Inception-v3 keys + emb_features + emb_cnn_code) of
+    D = `dim`, random weights, made with the inverse mapping."""
+    from t2izoo.convert.inception import inception_state_dict
+    from t2izoo.encoders.damsm_image import DamsmTorchvisionEncoder
+
+    source = DamsmTorchvisionEncoder(dim)
+    source(np.zeros((1, 64, 64, 3), np.float32))
+    rng = np.random.default_rng(0)
+    return {**inception_state_dict(source.backbone),
+            "emb_features.weight": rng.normal(0, 0.1, (dim, 768, 1, 1)).astype(np.float32),
+            "emb_cnn_code.weight": rng.normal(0, 0.1, (dim, 2048)).astype(np.float32),
+            "emb_cnn_code.bias": rng.normal(0, 0.1, dim).astype(np.float32)}
+
+
+@pytest.mark.slow  # builds Inception-v3 three times (the converter, the run, the check)
+def test_with_the_damsm_image_encoder_the_converted_run_can_train(official, tmp_path):
+    from t2izoo.generate import Text2Image
+    from t2izoo.models.attngan.recipe import AttnGanRecipe
+
+    _, files, _ = official
+    image_encoder = official_image_encoder(16)  # the reference's D = 16
+    files = {**files, "image_encoder": str(tmp_path / "image_encoder.pth")}
+    torch.save({k: torch.from_numpy(v) for k, v in image_encoder.items()}, files["image_encoder"])
+    run = convert("attngan", str(tmp_path / "run"), "cub", SMALL, **files)
+    t2i = Text2Image.load(run)
+    encoder = t2i.conditioner.image_encoder
+    np.testing.assert_array_equal(np.asarray(encoder.global_projection.kernel), image_encoder["emb_cnn_code.weight"].T)
+    np.testing.assert_array_equal(np.asarray(encoder.region_projection.kernel)[0, 0],
+                                  image_encoder["emb_features.weight"][:, :, 0, 0].T)
+    np.testing.assert_array_equal(np.asarray(encoder.backbone.Mixed_7c.branch_pool.bn.moving_mean),
+                                  image_encoder["Mixed_7c.branch_pool.bn.running_mean"])
+    AttnGanRecipe().check_inputs(t2i.config, run)  # no longer refused: the DAMSM loss has its encoder
+    # an image encoder of another width is refused in one line, nothing written
+    image_encoder["emb_cnn_code.weight"] = image_encoder["emb_cnn_code.weight"][:8]
+    torch.save({k: torch.from_numpy(v) for k, v in image_encoder.items()}, files["image_encoder"])
+    with pytest.raises(ConversionError, match="image_encoder.pth does not match the DAMSM image encoder"):
+        convert("attngan", str(tmp_path / "bad"), "cub", SMALL, **files)
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow  # builds Inception-v3 twice
+def test_damsm_encoders_convert_to_a_damsm_run(official, tmp_path):
+    from t2izoo.conditioning.damsm.pretrain import encode_captions, load_encoders
+
+    arrays, files, _ = official
+    image_encoder = official_image_encoder(16)
+    path = str(tmp_path / "image_encoder.pth")
+    torch.save({k: torch.from_numpy(v) for k, v in image_encoder.items()}, path)
+    run = convert("damsm", str(tmp_path / "damsm"), "cub", ["max_words=8"], text_encoder=files["text_encoder"],
+                  image_encoder=path, vocabulary=files["vocabulary"])
+    text_encoder, images, config, vocab = load_encoders(run)  # what an AttnGAN run's text_encoder_dir gives
+    assert config.image_encoder == "inception_torchvision" and config.embedding_dim == 16
+    captions = [" ".join(f"w{i}" for i in row if i) for row in arrays["text_encoder_in/captions"]]
+    words, sentences, _, _ = encode_captions(text_encoder, vocab, captions, 8)
+    assert np.max(np.abs(sentences - arrays["text_encoder_out/sent_emb"])) <= TOLERANCE
+    np.testing.assert_array_equal(np.asarray(images.global_projection.bias), image_encoder["emb_cnn_code.bias"])
+    with pytest.raises(ConversionError, match="--from=damsm needs --text_encoder"):
+        convert("damsm", str(tmp_path / "bad"), "cub", text_encoder=files["text_encoder"],
+                vocabulary=files["vocabulary"])
+    assert not (tmp_path / "bad").exists()

@@ -45,6 +45,28 @@ def test_mismatched_caption_from_another_image_and_class(train_set, vocab):
         assert (b["wrong_class_ids"] != b["class_ids"]).all()
 
 
+def test_wrong_images_are_the_mismatched_captions_images_and_change_nothing_else(train_set, vocab):
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=16, seed=3)
+    plain = pipeline.BatchAssembler(train_set, vocab, opts)
+    with_images = pipeline.BatchAssembler(train_set, vocab, pipeline.PipelineOptions(
+        image_sizes=(16,), batch_size=16, seed=3, wrong_images=True))
+    for step in range(3):
+        a, b = plain(step), with_images(step)
+        assert set(b) - set(a) == {"wrong_image_16", "wrong_index"}
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+        wrong = b["wrong_index"]
+        np.testing.assert_array_equal(train_set.class_ids[wrong], b["wrong_class_ids"])
+        assert (b["wrong_class_ids"] != b["class_ids"]).all()
+        np.testing.assert_array_equal(b["wrong_image_16"], train_set.load_images(wrong, (16,))[16])
+        # the wrong caption is one of the wrong image's captions
+        for k in range(16):
+            words = set(vocab.decode(b["wrong_tokens"][k]).split())
+            assert any(words <= set(text.split_words(c)) for c in train_set.captions[wrong[k]])
+    batch = next(iter(pipeline.make_dataset(train_set, vocab, with_images.options)))
+    assert batch["wrong_image_16"].dtype == tf.float32 and float(tf.reduce_max(batch["wrong_image_16"])) <= 1.0
+
+
 def test_determinism_and_resume(train_set, vocab):
     opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=8, seed=4)
     full = [b for b in pipeline.make_dataset(train_set, vocab, opts).take(6)]

@@ -205,7 +205,10 @@ def test_saved_model_signatures_match_keras(signatures, loaded, reference):
     seeded = signatures[sm.SEEDED_SIGNATURE](captions=captions, seed=seeds)["images"].numpy()
     assert max_diff(default, reference["default"]) <= 1
     assert max_diff(seeded, reference["seeded"]) <= 1
-    assert max_diff(default, seeded) > 10  # the seed matters
+    # The seed matters: well beyond the 1-level rounding allowed above. (The tiny GAN-INT-CLS run's
+    # EMA generator, 6 steps from N(0, 0.02) kernels with icml2016's bias-free layout, draws
+    # near-grey images whose seeds differ by ~7 levels.)
+    assert max_diff(default, seeded) > 3
 
     tokens = {k: v.numpy() for k, v in signatures[sm.TOKENIZE_SIGNATURE](captions=captions).items()}
     python_tokens = adapter.python_tokens(CAPTIONS)
@@ -429,7 +432,7 @@ def test_phone_pipeline_from_model_info_matches_keras(tflite_export, loaded):
     for caption, seed in zip(CAPTIONS, SEEDS):
         tokens = phone_tokens(info["text"], caption)
         available = {**tokens, **encoder(**tokens),
-                     "noise": sm.seeded_noise([seed], info["noise_dim"]).numpy()}
+                     "noise": sm.seeded_noise([seed], info["noise_dim"], info["truncated_noise_dim"]).numpy()}
         inputs = {name: available[name] for name in generator.get_input_details()}
         images.append(generator(**inputs)["image"][0])
     assert max_diff(to_uint8(np.stack(images)), adapter.reference_images(CAPTIONS, SEEDS)) <= 1

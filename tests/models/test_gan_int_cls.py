@@ -17,7 +17,10 @@ B, S, D, Z = 8, 16, 12, 100
 
 
 def make_batch(rng, noise=False):
-    return gan_checks.embedding_batch(rng, B, (S,), D, Z if noise else None)
+    batch = gan_checks.embedding_batch(rng, B, (S,), D, Z if noise else None)
+    if noise:  # the G step's own noise (icml2016 draws it anew)
+        batch["g_noise"] = rng.normal(size=(B, Z)).astype("float32")
+    return batch
 
 
 def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=False,
@@ -208,3 +211,154 @@ def test_generator_with_standardized_text_round_trips_and_separates_close_embedd
     # Embeddings at 5 +- 0.01 look alike to the raw projection; standardised, they differ at unit scale.
     assert spread(g(inputs, training=True)) > 5 * before
     assert after.shape == (3, S, S, 3) and g.get_config()["standardize_text"] is True
+
+
+# -- icml2016 main_cls_int.lua faithfulness ---------------------------------------------------------
+
+def _lrelu(x):
+    return keras.ops.leaky_relu(x, 0.2)
+
+
+def _generator_by_hand(g, noise, text, relu_before_residual):
+    """icml2016 netG written out layer by layer (inference mode): FullConv -> BN, then at 4x4 and
+    8x8 the residual bottleneck (its ReLU after the sum), else a ReLU."""
+    h = keras.ops.concatenate([noise, _lrelu(g.text_projection(text))], axis=-1)[:, None, None, :]
+    h = g.initial_norm(g.initial(h))
+    for i, (res, up, norm) in enumerate(g.blocks):
+        if res is not None:
+            h = res(keras.ops.relu(h) if relu_before_residual else h)
+        else:
+            h = keras.ops.relu(h)
+        h = norm(up(h))
+    return keras.ops.tanh(g.to_rgb(keras.ops.relu(h)))
+
+
+def _discriminator_by_hand(d, images, text, leaky_after_4ndf_8ndf):
+    """icml2016 netD written out (inference mode): conv-LReLU, conv-BN-LReLU, conv-BN, conv-BN,
+    residual bottleneck, [code, tiled text] -> 1x1 conv-BN-LReLU -> 4x4 conv."""
+    (c0, _, _), (c1, n1, _), (c2, n2, _), (c3, n3, _) = d.downs
+    h = n2(c2(_lrelu(n1(c1(_lrelu(c0(images)))))))
+    h = n3(c3(_lrelu(h) if leaky_after_4ndf_8ndf else h))
+    h = d.res(_lrelu(h) if leaky_after_4ndf_8ndf else h)
+    t = _lrelu(d.text_norm(d.text_projection(text)))
+    h = keras.ops.concatenate([h, keras.ops.tile(t[:, None, None, :], (1, 4, 4, 1))], axis=-1)
+    return keras.ops.reshape(d.logit(_lrelu(d.joint_norm(d.joint(h)))), (-1,))
+
+
+@pytest.mark.parametrize("official", [True, False])
+def test_layers_follow_icml2016_netG_and_netD(rng, official):
+    g = DCGANGenerator(64, Z, text_proj_dim=8, ngf=4, icml2016_activations=official, conv_bias=not official)
+    d = MatchingAwareDiscriminator(64, text_proj_dim=8, ndf=4, icml2016_activations=official,
+                                   conv_bias=not official)
+    noise, text = rng.normal(size=(3, Z)).astype("float32"), rng.normal(size=(3, D)).astype("float32")
+    images = np.asarray(gan_checks.check_config_round_trip(g, (noise, text)))
+    gan_checks.check_config_round_trip(d, (images, text))
+    norms = [n for n in g.layers + d.layers if isinstance(n, keras.layers.BatchNormalization)]
+    for norm in norms + g.res_0.norms + g.res_1.norms + d.res.norms:  # means away from 0: activations matter
+        norm.moving_mean.assign(rng.normal(0, 0.5, norm.moving_mean.shape).astype("float32"))
+    images = np.asarray(g((noise, text)))
+    scale = np.abs(images).max()  # N(0, 0.02) kernels: images of ~1e-2
+    np.testing.assert_allclose(images, np.asarray(_generator_by_hand(g, noise, text, not official)),
+                               atol=1e-5 * scale)
+    other = np.asarray(_generator_by_hand(g, noise, text, official))  # the other layout differs
+    assert np.abs(images - other).max() > 1e-2 * scale
+    logits = np.asarray(d((images, text)))
+    scale = np.abs(logits).max()
+    np.testing.assert_allclose(logits, np.asarray(_discriminator_by_hand(d, images, text, not official)),
+                               atol=1e-5 * scale)
+    assert np.abs(logits - np.asarray(_discriminator_by_hand(d, images, text, official))).max() > 1e-3 * scale
+    # icml2016 zeroes every convolution bias before each step: none is created
+    assert g.to_rgb.use_bias is d.logit.use_bias is (not official)
+    assert all(not getattr(layer, "use_bias", False)
+               for layer in g.layers + d.layers if isinstance(layer, (keras.layers.Conv2D,
+                                                                       keras.layers.Conv2DTranspose))
+               and layer not in (g.to_rgb, d.logit))
+
+
+def _trainer(**kwargs):
+    g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4)
+    d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4)
+    trainer = GanIntClsTrainer(g, d, image_size=S, seed=3, **kwargs)
+    trainer.compile(keras.optimizers.SGD(1e-3), keras.optimizers.SGD(1e-3))
+    return trainer
+
+
+def _bce_mean(logits, target):
+    p = 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
+    return float(np.mean(-np.log(p if target else 1 - p)))
+
+
+@pytest.mark.parametrize("wrong_pair", ["wrong_image", "wrong_text"])
+def test_discriminator_wrong_pair(rng, wrong_pair):
+    trainer = _trainer(wrong_pair=wrong_pair)
+    batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=True).items()}
+    trainer.build_from_batch(batch)
+    _, terms = trainer.discriminator_loss(batch, batch["noise"])
+    if wrong_pair == "wrong_image":  # icml2016: {image of another class, right text}
+        pair = (batch[f"wrong_image_{S}"], batch["embedding"])
+    else:
+        pair = (batch[f"image_{S}"], batch["wrong_embedding"])
+    want = _bce_mean(trainer.discriminator(pair, training=True), False)
+    assert float(terms["d_wrong"]) == pytest.approx(want, rel=1e-5)
+
+
+def test_generator_step_is_one_joint_pass_on_fresh_noise(rng):
+    trainer = _trainer()
+    batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=False).items()}
+    trainer.build_from_batch(batch)
+    d_noise = trainer.sample_noise(batch)
+    state = trainer.noise_rng.state.numpy()
+    loss, terms = trainer.generator_loss(batch, d_noise)
+    trainer.noise_rng.reset_from_seed(0)
+    trainer.noise_rng.state.assign(state)
+    noise = trainer.noise_rng.normal((B + B // 2, Z))  # the G step's own draw: B fake + B/2 interpolated rows
+    text = batch["embedding"]
+    t_all = tf.concat([text, (text[0::2] + text[1::2]) / 2], axis=0)
+    logits = np.asarray(trainer.discriminator((trainer.generator((noise, t_all), training=True), t_all),
+                                              training=True), np.float64)
+    bce = -np.log(1 / (1 + np.exp(-logits)))
+    assert float(loss) == pytest.approx(bce.sum() / (B + B // 2), rel=1e-5)  # 2 : 1, one mean over 1.5 B rows
+    assert float(terms["g_interp"]) == pytest.approx(bce[B:].mean(), rel=1e-5)
+    # D's step's noise is not reused
+    assert float(trainer.generator_loss(batch, d_noise)[0]) != pytest.approx(float(_trainer(
+        g_fresh_noise=False).generator_loss(batch, d_noise)[0]), rel=1e-3)
+
+
+def test_the_earlier_generator_step_separate_passes_on_the_d_steps_noise(rng):
+    trainer = _trainer(interp_pass="separate", g_fresh_noise=False)
+    batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=True).items()}
+    trainer.build_from_batch(batch)
+    noise, text = batch["noise"], batch["embedding"]
+    loss, _ = trainer.generator_loss(batch, noise)
+    t_int = (text[0::2] + text[1::2]) / 2
+    g, d = trainer.generator, trainer.discriminator
+    fake = d((g((noise, text), training=True), text), training=True)
+    interp = d((g((noise[0::2], t_int), training=True), t_int), training=True)
+    assert float(loss) == pytest.approx(_bce_mean(fake, True) + _bce_mean(interp, True), rel=1e-5)
+    with pytest.raises(ValueError, match="interp_pass"):
+        _trainer(interp_pass="both")
+
+
+def test_runs_from_before_the_icml2016_switches_keep_their_behaviour(tmp_path):
+    import pathlib
+
+    from t2izoo import configs as config_lib
+    from t2izoo.errors import ConfigError
+    from t2izoo.models.gan_int_cls.config import GanIntClsConfig
+    from t2izoo.models.gan_int_cls.recipe import GanIntClsRecipe
+
+    legacy = pathlib.Path(__file__).parents[1] / "fixtures" / "legacy_v0_1" / "gan_int_cls"
+    old = config_lib.load_config(GanIntClsConfig, str(legacy))
+    assert (old.icml2016_activations, old.conv_bias, old.interp_pass, old.g_fresh_noise, old.wrong_pair) == (
+        False, True, "separate", False, "wrong_text")
+    new = GAN_INT_CLS_PRESETS["shapes"]
+    assert (new.icml2016_activations, new.conv_bias, new.interp_pass, new.g_fresh_noise, new.wrong_pair) == (
+        True, False, "joint", True, "wrong_image")
+    config_lib.save_config(new, str(tmp_path))  # a run written today loads as written
+    assert config_lib.load_config(GanIntClsConfig, str(tmp_path)) == new
+    recipe = GanIntClsRecipe()
+    assert recipe.pipeline_options(new).wrong_images and not recipe.pipeline_options(old).wrong_images
+    with pytest.raises(ConfigError, match="wrong_pair=wrong_text"):
+        recipe.pipeline_options(dataclasses.replace(new, hard_negative_fraction=0.5))
+    with pytest.raises(ConfigError, match="interp_pass"):
+        recipe.pipeline_options(dataclasses.replace(new, interp_pass="twice"))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from t2izoo.losses.adversarial import bce_with_logits
-from t2izoo.losses.matching_aware import (gan_int_generator_loss, interpolate_embeddings,
-                                          matching_aware_discriminator_loss)
+from t2izoo.losses.matching_aware import (gan_int_generator_loss, gan_int_joint_generator_loss,
+                                          interpolate_embeddings, matching_aware_discriminator_loss)
 from t2izoo.losses.sje import hard_image_text_loss, scene_negative_mask, symmetric_sje_loss
 
 
@@ -46,6 +46,21 @@ def test_gan_int_generator_loss_and_interpolation(rng):
     np.testing.assert_allclose(np.asarray(interpolate_embeddings(t, 0.5)), (t[0::2] + t[1::2]) / 2, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(interpolate_embeddings(t, 0.25)), 0.25 * t[0::2] + 0.75 * t[1::2],
                                rtol=1e-6)
+
+
+def test_gan_int_joint_generator_loss_weighs_fake_and_interpolated_rows_as_icml2016(rng):
+    # main_cls_int.lua: BCECriterion with per-row weights 1 (64 fake rows) and interp_weight (32
+    # interpolated rows), averaged over all 96 rows.
+    logits = rng.normal(size=12).astype("float32")
+    bce = -np.log(sigmoid(logits))
+    for weight in (1.0, 0.5):
+        total, terms = gan_int_joint_generator_loss(logits, 8, interp_weight=weight)
+        assert float(total) == pytest.approx((bce[:8].sum() + weight * bce[8:].sum()) / 12, rel=1e-5)
+        assert float(terms["g_fake"]) == pytest.approx(bce[:8].mean(), rel=1e-5)
+        assert float(terms["g_interp"]) == pytest.approx(bce[8:].mean(), rel=1e-5)
+    # at weight 1 the two kinds weigh 2 : 1, where the separate form weighs them 1 : 1
+    total, _ = gan_int_joint_generator_loss(logits, 8)
+    assert float(total) == pytest.approx(2 / 3 * bce[:8].mean() + 1 / 3 * bce[8:].mean(), rel=1e-5)
 
 
 def test_symmetric_sje_loss_matches_loop(rng):

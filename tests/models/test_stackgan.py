@@ -174,3 +174,31 @@ def test_mirrored_step_equals_single_device(rng, stage):
     fresh.build_from_batch({k: keras.ops.convert_to_tensor(v) for k, v in batch.items()})
     assert gan_checks.max_change(gan_checks.weights_of(fresh.generator_variables()),
                                  gan_checks.weights_of(single.generator_variables())) > 1e-5  # the step moved G
+
+
+def test_sampling_draws_the_ca_noise_truncated_as_training_does():
+    # hanzhanggit/StackGAN: c = mu + sigma * tf.truncated_normal(...) in training and sampling.
+    import tensorflow as tf
+
+    from t2izoo.export.adapters import seeded_noise
+    from t2izoo.models.stackgan_v2.trainer import StackGanV2Trainer
+    from t2izoo.trainers.base import draw_noise
+
+    trainer = make_trainer()
+    assert trainer.noise_width() == Z + C and trainer.truncated_noise_width() == C
+    noise = trainer.sampling_noise(np.random.default_rng(5), 4000)
+    assert noise.shape == (4000, Z + C) and noise.dtype == np.float32
+    # z is the draw it was; the CA part is N(0, 1) cut at 2 std (std 0.880, not 1)
+    np.testing.assert_array_equal(noise[:, :Z], np.random.default_rng(5).normal(size=(4000, Z)).astype(np.float32))
+    eps = noise[:, Z:]
+    assert np.abs(eps).max() <= 2.0 and abs(float(eps.std()) - 0.8796) < 0.01 and abs(float(eps.mean())) < 0.01
+    # StackGAN++ (and AttnGAN) draw eps from N(0, 1): their sampling noise is the plain draw
+    assert not StackGanV2Trainer.truncated_condition_noise
+    np.testing.assert_array_equal(draw_noise(np.random.default_rng(5), 3, Z + C),
+                                  np.random.default_rng(5).normal(size=(3, Z + C)).astype(np.float32))
+    # the SavedModel's seeded noise: z from seed [s, 0], the CA part truncated from seed [s, 1]
+    seeded = seeded_noise([7, 8], Z + C, C).numpy()
+    for row, s in zip(seeded, (7, 8)):
+        np.testing.assert_allclose(row[:Z], tf.random.stateless_normal([Z], [s, 0]).numpy())
+        np.testing.assert_allclose(row[Z:], tf.random.stateless_truncated_normal([C], [s, 1]).numpy())
+    np.testing.assert_allclose(seeded_noise([7], Z)[0].numpy(), tf.random.stateless_normal([Z], [7, 0]).numpy())

@@ -31,7 +31,9 @@ class DamsmConfig(RunConfig, DamsmLossConfig):
 
     Args:
         image_encoder: `inception` (frozen ImageNet Inception-v3 from a local weights file,
-            Mixed_6e regions; the paper), `small_cnn` (trained from scratch; `shapes`) or `none`
+            Mixed_6e regions; the paper), `small_cnn` (trained from scratch; `shapes`),
+            `inception_torchvision` (the official CNN_ENCODER converted from `image_encoder*.pth`:
+            torchvision's Inception-v3 layout, weights in the run's checkpoint) or `none`
             (only in runs converted from official checkpoints without their image encoder: such a
             run generates, evaluates and exports, and refuses to train).
         inception_weights: Keras Inception-v3 weights file for `inception`.
@@ -80,6 +82,7 @@ DAMSM_PRESETS = {
 register(Family(
     name="damsm", config_class=DamsmConfig, presets=DAMSM_PRESETS,
     recipe="t2izoo.conditioning.damsm.pretrain:DamsmRecipe", generator=False,
+    converter="t2izoo.conditioning.damsm.convert:convert_run",
     conditioner_class="t2izoo.conditioning.damsm.conditioner:DamsmConditioner",
     tiny=dict(image_size=32, word_embedding_dim=8, hidden_dim=4, embedding_dim=8, small_cnn_widths=(8, 8, 8),
               small_cnn_global_widths=(8,), max_steps=3, checkpoint_every=0)))

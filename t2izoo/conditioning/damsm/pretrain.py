@@ -22,7 +22,7 @@ from t2izoo.conditioning.damsm.trainer import DamsmTrainer
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions, image_to_float
 from t2izoo.encoders.bilstm import BiLstmTextEncoder
-from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEncoder
+from t2izoo.encoders.damsm_image import DamsmInceptionEncoder, DamsmSmallCnnEncoder, DamsmTorchvisionEncoder
 from t2izoo.errors import ConfigError
 from t2izoo.metrics.attribute_swap import shapes_swap_accuracy
 from t2izoo.trainers import run_loop
@@ -73,16 +73,19 @@ def build_image_encoder(config: DamsmConfig):
     if config.image_encoder == "inception":
         return DamsmInceptionEncoder(embedding_dim=config.embedding_dim, weights_path=config.inception_weights or None,
                                      name="image_encoder")
-    raise ConfigError(f"image_encoder must be small_cnn, inception or none, not {config.image_encoder!r}")
+    if config.image_encoder == "inception_torchvision":  # converted from an official image_encoder*.pth
+        return DamsmTorchvisionEncoder(embedding_dim=config.embedding_dim, name="image_encoder")
+    raise ConfigError(f"image_encoder must be small_cnn, inception, inception_torchvision or none, not "
+                      f"{config.image_encoder!r}")
 
 
 class DamsmRecipe(run_loop.Recipe):
     name = NAME
 
     def pipeline_options(self, config):
-        if config.image_encoder == "none":
-            raise ConfigError("image_encoder=none is for converted generation-only runs; DAMSM pretraining needs "
-                              "small_cnn or inception")
+        if config.image_encoder in ("none", "inception_torchvision"):
+            raise ConfigError(f"image_encoder={config.image_encoder} is for runs converted from official checkpoints; "
+                              "DAMSM pretraining needs small_cnn or inception")
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
                                max_words=config.max_words, seed=config.seed)
 

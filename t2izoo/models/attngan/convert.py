@@ -10,6 +10,7 @@ joins [image code, condition]; ours [condition, image code], so its input channe
 
 import numpy as np
 
+from t2izoo.conditioning.damsm.convert import read_captions_pickle  # noqa: F401 (the official vocabulary)
 from t2izoo.convert.layers import assign_stage_discriminator, assign_tree_generator
 from t2izoo.convert.state_dict import StateDict
 
@@ -32,43 +33,22 @@ def assign_discriminator(state: StateDict, discriminator):
     assign_stage_discriminator(state, discriminator, official="attngan")
 
 
-def read_captions_pickle(path: str) -> list:
-    """The official vocabulary, `ixtoword` of AttnGAN's `captions.pickle` ([train, test, ixtoword,
-    wordtoix]), as a list in id order; id 0 is `<end>`, the padding."""
-    import os
-    import pickle
-
-    from t2izoo.convert.state_dict import ConversionError
-
-    if not os.path.isfile(path):
-        raise ConversionError(f"{path}: no such vocabulary file")
-    try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
-        ixtoword = data[2]
-        words = [ixtoword[i] for i in range(len(ixtoword))]
-    except Exception as err:  # not a pickle, or not AttnGAN's layout
-        raise ConversionError(f"{path} is not AttnGAN's captions.pickle ([train, test, ixtoword, wordtoix]): "
-                              f"{type(err).__name__}: {err}") from None
-    if not words or words[0] != "<end>":
-        raise ConversionError(f"{path}: ixtoword[0] is {words[0] if words else None!r}, not '<end>'")
-    return words
-
-
 def convert_run(out: str, preset: str, overrides=(), checkpoint: str = "", text_encoder: str = "",
-                vocabulary: str = "", arrays=None) -> str:
+                vocabulary: str = "", image_encoder: str = "", arrays=None) -> str:
     """Official AttnGAN G_NET + DAMSM text encoder + captions.pickle -> a generation run directory.
 
     The run holds this family's config (preset + overrides, which must give the official widths),
     the official vocabulary (our id k + 1 is official id k; id 1, our `<unk>`, gets a zero word
     vector: the official code drops unknown words instead), the DAMSM text encoder's config
-    (`image_encoder="none"`: the official image encoder's Inception is not converted, so the run
-    generates, evaluates and exports but does not train), and a checkpoint whose generator and EMA
-    generator both hold the released weights (the official code saves `avg_param_G`).
+    (with `image_encoder`, the DAMSM CNN_ENCODER too, `image_encoder="inception_torchvision"`, so the
+    run also trains with the DAMSM loss; without it `image_encoder="none"`: the run generates,
+    evaluates and exports but does not train), and a checkpoint whose generator and EMA generator
+    both hold the released weights (the official code saves `avg_param_G`).
 
     Args:
-        arrays: {"generator": {key: array}, "text_encoder": {key: array}} instead of reading the
-            .pth files (tests).
+        image_encoder: the DAMSM `image_encoder*.pth` (optional).
+        arrays: {"generator": {key: array}, "text_encoder": {key: array}[, "image_encoder": ...]}
+            instead of reading the .pth files (tests).
     """
     import dataclasses
 
@@ -76,46 +56,39 @@ def convert_run(out: str, preset: str, overrides=(), checkpoint: str = "", text_
     from t2izoo.conditioning.base import STORED
     from t2izoo.conditioning.damsm.conditioner import DamsmConditioner
     from t2izoo.conditioning.damsm.config import DAMSM_PRESETS
-    from t2izoo.conditioning.damsm.convert import assign_text_encoder
+    from t2izoo.conditioning.damsm.convert import assign_image_encoder, assign_text_encoder, official_text_encoder
     from t2izoo.convert.run_dir import write_run
     from t2izoo.convert.state_dict import ConversionError, StateDict, load_torch_state_dict
-    from t2izoo.data.text import Vocabulary
     from t2izoo.models.attngan.config import ATTNGAN_PRESETS
 
     if not (vocabulary and (arrays or (checkpoint and text_encoder))):
         raise ConversionError("--from=attngan needs --checkpoint (G_NET), --text_encoder (the DAMSM RNN_ENCODER) and "
                               "--vocabulary (captions.pickle)")
-    words = read_captions_pickle(vocabulary)
-    arrays = arrays or {"generator": load_torch_state_dict(checkpoint),
-                        "text_encoder": load_torch_state_dict(text_encoder)}
-    sources = {"generator": checkpoint or "generator", "text_encoder": text_encoder or "text_encoder"}
-    text = StateDict(arrays["text_encoder"], sources["text_encoder"])
-    embedding = text.take("encoder.weight")
-    hidden = text.take("rnn.weight_hh_l0")
-    if embedding is None or hidden is None:
-        raise ConversionError(f"{sources['text_encoder']} is not a DAMSM text encoder (RNN_ENCODER): it has no "
-                              "encoder.weight and rnn.weight_hh_l0")
-    if embedding.shape[0] != len(words):
-        raise ConversionError(f"{vocabulary} has {len(words)} words but {sources['text_encoder']} embeds "
-                              f"{embedding.shape[0]}: the vocabulary and the text encoder do not belong together")
+    if not arrays:
+        arrays = {"generator": load_torch_state_dict(checkpoint), "text_encoder": load_torch_state_dict(text_encoder)}
+        if image_encoder:
+            arrays["image_encoder"] = load_torch_state_dict(image_encoder)
+    sources = {"generator": checkpoint or "generator", "text_encoder": text_encoder or "text_encoder",
+               "image_encoder": image_encoder or "image_encoder"}
+    with_images = "image_encoder" in arrays
+    text, vocab, widths = official_text_encoder(arrays["text_encoder"], sources["text_encoder"], vocabulary)
     config = config_lib.apply_overrides(dataclasses.replace(ATTNGAN_PRESETS[preset], dataset=preset,
                                                             text_encoder_dir=STORED), overrides)
-    damsm_config = dataclasses.replace(DAMSM_PRESETS.get(preset, DAMSM_PRESETS["cub"]), image_encoder="none",
-                                       word_embedding_dim=int(embedding.shape[1]),
-                                       hidden_dim=int(hidden.shape[1]), embedding_dim=2 * int(hidden.shape[1]),
-                                       max_words=config.max_words)
-    vocab = Vocabulary(words[1:])  # our id k + 1 = official id k; 0 = <end> = padding
-    rows = np.zeros((len(words) + 1, embedding.shape[1]), np.float32)
-    rows[0], rows[2:] = embedding[0], embedding[1:]
-    text.arrays[text.prefix + "encoder.weight"] = rows
+    damsm_config = dataclasses.replace(DAMSM_PRESETS.get(preset, DAMSM_PRESETS["cub"]),
+                                       image_encoder="inception_torchvision" if with_images else "none",
+                                       max_words=config.max_words, **widths)
 
     def fill(trainer, conditioner):
         assign_text_encoder(text, conditioner.encoder)
-        text.finish(f"a DAMSM text encoder of {len(words)} words")
+        text.finish(f"a DAMSM text encoder of {len(vocab)} words")
         state = StateDict(arrays["generator"], sources["generator"])
         assign_generator(state, trainer.generator)
         state.finish(f"AttnGAN's generator at the {preset!r} preset with {list(overrides)}")
         for ema, live in zip(trainer.ema_weights, trainer.generator.trainable_variables):
             ema.assign(live.value)
+        if with_images:
+            images = StateDict(arrays["image_encoder"], sources["image_encoder"])
+            assign_image_encoder(images, conditioner.image_encoder)
+            images.finish(f"the DAMSM image encoder (CNN_ENCODER, D = {damsm_config.embedding_dim})")
 
     return write_run(out, config, vocab, {DamsmConditioner.stored_config: config_lib.to_dict(damsm_config)}, fill)

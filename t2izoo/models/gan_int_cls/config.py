@@ -35,6 +35,18 @@ class GanIntClsConfig(GanRunConfig):
         standardize_text: NOT IN THE PAPER (0/false = faithful). G standardises the frozen
             embedding per dimension with training-set statistics before its text projection
             (`EmbeddingStandardization`), so the text code starts at the noise's scale.
+        icml2016_activations: G and D activations as icml2016's netG/netD: no ReLU before G's
+            residual bottlenecks, no LeakyReLU after D's 4ndf and 8ndf convolutions (True).
+        conv_bias: biases on G's to-RGB and D's logit convolutions (False: icml2016 zeroes
+            every convolution bias before each step).
+        interp_pass: "joint" (icml2016: G's step is one pass of B fake rows and B/2
+            interpolated rows through G and D, the BCE summed with weights 1 and
+            `interp_weight` and divided by 1.5 B, so fake : interpolated = 2 : 1 at weight 1)
+            or "separate" (two passes, each a batch mean, added 1 : `interp_weight`).
+        g_fresh_noise: G's step draws new noise (icml2016) instead of reusing D's step's.
+        wrong_pair: D's mismatched pair: "wrong_image" (icml2016's code: an image of another
+            class with the right text) or "wrong_text" (the real image with another class's
+            caption; `hard_negative_fraction` needs it).
         d_text_conditioning: "concat" (the paper) or "projection", NOT IN THE PAPER: D scores the
             text by an inner product with its image features (`MatchingAwareDiscriminator`).
     """
@@ -52,6 +64,16 @@ class GanIntClsConfig(GanRunConfig):
     hard_negative_kinds: str = "color,shape,size,position"
     standardize_text: bool = False
     d_text_conditioning: str = "concat"
+    icml2016_activations: bool = True
+    conv_bias: bool = False
+    interp_pass: str = "joint"
+    g_fresh_noise: bool = True
+    wrong_pair: str = "wrong_image"
+
+    # What a config.json written before these fields existed was trained with (the README's
+    # `shapes` runs): loading such a run keeps its behaviour and its checkpoint's variables.
+    STORED_DEFAULTS = {"icml2016_activations": False, "conv_bias": True, "interp_pass": "separate",
+                       "g_fresh_noise": False, "wrong_pair": "wrong_text"}
 
     @property
     def image_sizes(self) -> tuple:

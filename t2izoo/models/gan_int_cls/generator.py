@@ -25,6 +25,11 @@ class DCGANGenerator(keras.Model):
             fixed training-set statistics (`EmbeddingStandardization`; the recipe sets them)
             before the projection. A reparameterisation of the projection, not a new layer of
             capacity.
+        icml2016_activations: as icml2016's netG, no ReLU between a batch norm and the residual
+            bottleneck that follows it (the block's own ReLU after the sum is the only one).
+            False: a ReLU there too (t2izoo runs before this switch).
+        conv_bias: a bias on the last (to-RGB) transposed convolution. icml2016 zeroes every
+            convolution bias before each step, so False is the official behaviour.
 
     Inputs: (noise [B, z_dim], text embedding [B, D]); output [B, image_size, image_size, 3]
     in [-1, 1].
@@ -39,7 +44,8 @@ class DCGANGenerator(keras.Model):
     """
 
     def __init__(self, image_size=64, z_dim=100, text_proj_dim=128, ngf=128, residual=True,
-                 sync_batch_norm=False, standardize_text=False, **kwargs):
+                 sync_batch_norm=False, standardize_text=False, icml2016_activations=True, conv_bias=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if image_size < 16 or image_size & (image_size - 1):
             raise ValueError(f"image_size must be a power of two >= 16, got {image_size}")
@@ -50,6 +56,8 @@ class DCGANGenerator(keras.Model):
         self.residual = residual
         self.sync_batch_norm = sync_batch_norm
         self.standardize_text = standardize_text
+        self.icml2016_activations = icml2016_activations
+        self.conv_bias = conv_bias
         self.text_standardization = EmbeddingStandardization() if standardize_text else None
         num_up = int(math.log2(image_size // 4))
         self.text_projection = layers.Dense(text_proj_dim, kernel_initializer=conv_init())
@@ -64,7 +72,8 @@ class DCGANGenerator(keras.Model):
             up = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
                                         kernel_initializer=conv_init())
             self.blocks.append((res, up, batch_norm(sync_batch_norm)))
-        self.to_rgb = layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=conv_init())
+        self.to_rgb = layers.Conv2DTranspose(3, 4, strides=2, padding="same", use_bias=conv_bias,
+                                             kernel_initializer=conv_init())
         for i, (res, up, norm) in enumerate(self.blocks):  # track sub-layers
             if res is not None:
                 setattr(self, f"res_{i}", res)
@@ -77,14 +86,20 @@ class DCGANGenerator(keras.Model):
             text = self.text_standardization(text)
         t = keras.ops.leaky_relu(self.text_projection(text), 0.2)
         h = keras.ops.concatenate([noise, t], axis=-1)[:, None, None, :]
-        h = keras.ops.relu(self.initial_norm(self.initial(h), training=training))
-        for res, up, norm in self.blocks:
+        h = self._activation(self.initial_norm(self.initial(h), training=training), 0)
+        for i, (res, up, norm) in enumerate(self.blocks):
             if res is not None:
                 h = res(h, training=training)
-            h = keras.ops.relu(norm(up(h), training=training))
+            h = self._activation(norm(up(h), training=training), i + 1)
         return keras.ops.tanh(self.to_rgb(h))
+
+    def _activation(self, h, next_block):
+        """ReLU, except before a residual bottleneck in the icml2016 layout (the block ends in one)."""
+        followed_by_residual = next_block < len(self.blocks) and self.blocks[next_block][0] is not None
+        return h if self.icml2016_activations and followed_by_residual else keras.ops.relu(h)
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "z_dim": self.z_dim,
                 "text_proj_dim": self.text_proj_dim, "ngf": self.ngf, "residual": self.residual,
-                "sync_batch_norm": self.sync_batch_norm, "standardize_text": self.standardize_text}
+                "sync_batch_norm": self.sync_batch_norm, "standardize_text": self.standardize_text,
+                "icml2016_activations": self.icml2016_activations, "conv_bias": self.conv_bias}
