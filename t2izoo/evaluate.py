@@ -350,20 +350,32 @@ def _manip_recon(ctx: ManipulationContext, verbose: bool) -> dict:
 
 @register_manipulation_metric("manip_mp")
 def _manip_mp(ctx: ManipulationContext, verbose: bool) -> dict:
-    from t2izoo.conditioning.damsm.pretrain import encode_captions, encode_images, load_encoders
+    import tensorflow as tf
+
+    from t2izoo import configs as config_lib
+    from t2izoo import registry
     from t2izoo.data.pipeline import image_to_float
     from t2izoo.metrics.manipulation import cosine_similarity, manipulative_precision
+    from t2izoo.trainers.checkpointing import restore_for_inference
 
     if not ctx.damsm_dir:
         raise ConfigError("manip_mp needs --damsm_dir: a DAMSM pretraining run of this dataset (its cosine is sim)")
-    text_encoder, image_encoder, damsm_config, vocab = load_encoders(ctx.damsm_dir)
+    family = registry.family_of_run(ctx.damsm_dir, generator=False)
+    if family.name != "damsm":
+        raise ConfigError(f"--damsm_dir={ctx.damsm_dir} is a {family.name} run, not a DAMSM pretraining run")
+    damsm_config = config_lib.load_config(family.config_class, ctx.damsm_dir)
+    damsm, damsm_context = restore_for_inference(family.make_recipe(), damsm_config, ctx.damsm_dir)
     outputs = ctx.outputs
     if outputs.shape[1] != damsm_config.image_size:
-        import tensorflow as tf
-
         outputs = tf.image.resize(outputs, (damsm_config.image_size,) * 2, "bilinear").numpy()
-    images = encode_images(image_encoder, image_to_float(outputs.astype(np.float32)))
-    sentences = encode_captions(text_encoder, vocab, ctx.captions, damsm_config.max_words)[1]
+    images, sentences = [], []
+    tokens, lengths = damsm_context["vocab"].encode_batch(ctx.captions, damsm_config.max_words)
+    pixels = image_to_float(outputs.astype(np.float32))
+    for i in range(0, len(pixels), 128):  # global image vector; sentence vector (AttnGAN's DAMSM cosine)
+        images.append(damsm.image_encoder(tf.constant(pixels[i:i + 128]), training=False)[1].numpy())
+        sentences.append(damsm.text_encoder((tf.constant(tokens[i:i + 128]), tf.constant(lengths[i:i + 128])),
+                                            training=False)[1].numpy())
+    images, sentences = np.concatenate(images), np.concatenate(sentences)
     result = manipulative_precision(ctx.sources, ctx.outputs, cosine_similarity(images, sentences))
     return {"damsm_dir": ctx.damsm_dir, **{k: round(v, 5) for k, v in result.items()}}
 

@@ -212,3 +212,16 @@ def test_command_line_single_image_folder_and_bad_inputs(run_dir, tmp_path):
     assert "pass --resize" in errors[2]
     assert Image.open(tmp_path / "one.png").size == (16, 16)
     assert sorted(os.listdir(tmp_path / "many")) == ["img0.png", "img1.png"]
+
+
+@pytest.mark.slow
+def test_manipulative_precision_with_a_damsm_run(run_dir):
+    from t2izoo import evaluate as ev
+
+    damsm_dir = tiny.build_tiny_run("damsm", os.path.dirname(run_dir))
+    result = ev.evaluate_run(run_dir, ["manip_mp"], 12, "test", verbose=False, damsm_dir=damsm_dir)
+    assert 0.0 < result["mp_diff"] < 1.0 and -1.0 <= result["mp_sim"] <= 1.0
+    assert result["mp"] == pytest.approx((1 - result["mp_diff"]) * result["mp_sim"], abs=2e-5)
+    with pytest.raises(ConfigError, match="not a DAMSM"):
+        ev.evaluate_run(run_dir, ["manip_mp"], 12, "test", verbose=False,
+                        damsm_dir=os.path.join(os.path.dirname(run_dir), "char_cnn_rnn"))
