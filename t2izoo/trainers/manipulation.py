@@ -30,6 +30,10 @@ class ManipulationModel:
     def manipulate(self, images, conditioning, use_ema=True):
         raise NotImplementedError
 
+    def manipulation_models(self) -> list:
+        """The Keras models `manipulate` runs with the EMA weights (what an export must track)."""
+        raise NotImplementedError
+
 
 def shapes_grid_edits(image_set, count: int, seed: int):
     """(source indices, new captions) for a training grid on `shapes`: `count` evenly spaced test

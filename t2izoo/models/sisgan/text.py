@@ -36,9 +36,19 @@ class SisganTextConditioner(Conditioner):
         tokens, lengths = self.vocab.encode_batch(list(captions), self.max_words)
         return {"tokens": tokens, "lengths": lengths}
 
+    @property
+    def table(self):
+        """The vocabulary as a TF lookup table (made once: an export tracks it)."""
+        if getattr(self, "_table", None) is None:
+            self._table = self.vocab.tf_table()
+        return self._table
+
     def tf_tokens(self, captions):
-        tokens, lengths = text_lib.Vocabulary.tf_tokenize(captions, self.vocab.tf_table(), self.max_words)
+        tokens, lengths = text_lib.Vocabulary.tf_tokenize(captions, self.table, self.max_words)
         return {"tokens": tokens, "lengths": lengths}
+
+    def resources(self):
+        return [self.encoder, self.table]
 
     def encode(self, tokens):
         return {"sentence": self.encoder((tokens["tokens"], tokens["lengths"]), training=False)}

@@ -98,6 +98,9 @@ class SisganTrainer(ManipulationModel, GANTrainer):
         return self.forward(self.generator_for(use_ema), {"images": images, "sentence": sentence}, noise,
                             training=False)[0][-1]
 
+    def manipulation_models(self):
+        return [self.generator_for(True)]
+
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "cls_weight": self.cls_weight,
                 "kl_weight": self.kl_weight}

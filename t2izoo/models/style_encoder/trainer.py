@@ -73,6 +73,9 @@ class StyleEncoderTrainer(ManipulationModel, keras.Model):
         style = self.encoder(tf.convert_to_tensor(images, tf.float32), training=False)
         return self.gan.generate(conditioning, style, use_ema=use_ema)
 
+    def manipulation_models(self):
+        return [self.encoder] + list(self.gan.generation_models(use_ema=True))
+
     def call(self, images, training=False):
         return self.encoder(images, training=training)
 
