@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 
 from absl import flags
 
@@ -66,6 +67,13 @@ class StyleEncoderRecipe(run_loop.Recipe):
 
     def prepare(self, config, model_dir, vocab):
         family, gan_config = gan_run(config)
+        # The same frozen encoder over the same captions: reuse the GAN run's cached embeddings
+        # (embedding 100k shapes captions takes minutes on a CPU).
+        for name in os.listdir(config.gan_dir):
+            target = os.path.join(model_dir, name)
+            if name.startswith("caption_embeddings_") and name.endswith(".npy") and not os.path.exists(target):
+                os.makedirs(model_dir, exist_ok=True)
+                shutil.copyfile(os.path.join(config.gan_dir, name), target)
         gan, gan_context = restore_for_inference(family.make_recipe(), gan_config, config.gan_dir)
         return {"conditioner": gan_context["conditioner"], "gan": gan, "gan_config": gan_config}
 
