@@ -1,5 +1,10 @@
 """Evaluate a trained run under one documented protocol.
 
+Manipulation runs (`Family.task == "manipulation"`) are scored by `evaluate_manipulation`
+(`manip_shapes`, `manip_recon`, `manip_mp`; `t2izoo.metrics.manipulation`):
+    python -m t2izoo.evaluate --model_dir=runs/sisgan_shapes --metrics=manip_shapes,manip_recon \
+        --num_samples=6000 --split=test
+
     python -m t2izoo.evaluate --model_dir=runs/gan_int_cls_shapes \
         --metrics=shapes_acc,shapes_fid,shapes_r_precision --num_samples=2000 --split=test
 
@@ -296,9 +301,177 @@ def evaluate(t2i, metrics, num_samples: int, split: str, seed: int = 0, inceptio
     return result
 
 
+# -- text-guided manipulation (`Family.task == "manipulation"`) ----------------------------------------
+# Metrics of manipulation runs: each takes a `ManipulationContext`. `manip_shapes` edits each
+# `shapes` scene in one attribute at a time; the others work on any dataset, where the new
+# caption is one of another image (`t2izoo.metrics.manipulation`).
+_MANIPULATION_METRICS: dict = {}
+DEFAULT_METRICS = {"text_to_image": "shapes_acc,shapes_fid,shapes_r_precision",
+                   "manipulation": "manip_shapes,manip_recon"}
+
+
+def register_manipulation_metric(name: str, shapes_only: bool = False):
+    def register(fn):
+        _MANIPULATION_METRICS[name] = (fn, shapes_only)
+        return fn
+
+    return register
+
+
+def manipulation_metric_names() -> tuple:
+    return tuple(_MANIPULATION_METRICS)
+
+
+@dataclasses.dataclass
+class ManipulationContext:
+    """What a manipulation metric sees: uint8 sources and results, the new captions, the edits
+    (`shapes`; else None), and the manipulator for further calls."""
+
+    sources: np.ndarray
+    outputs: np.ndarray
+    captions: list
+    edits: list | None
+    indices: np.ndarray
+    image_set: object
+    manipulator: object
+    seed: int
+    shapes_evaluator: object = None
+    damsm_dir: str | None = None
+    cache: dict = dataclasses.field(default_factory=dict)
+
+
+@register_manipulation_metric("manip_shapes", shapes_only=True)
+def _manip_shapes(ctx: ManipulationContext, verbose: bool) -> dict:
+    from t2izoo.metrics import shapes_evaluator as se
+    from t2izoo.metrics.manipulation import edit_scores
+
+    evaluator = ctx.shapes_evaluator or se.load_or_train_shapes_evaluator(verbose=int(verbose))
+    outputs = ctx.outputs
+    if outputs.shape[1] != evaluator.image_size:  # the evaluator reads its own resolution (64 px)
+        import tensorflow as tf
+
+        outputs = tf.image.resize(outputs, (evaluator.image_size,) * 2, "bilinear").numpy()
+    predictions = se.predict(evaluator, outputs, value_range=(0, 255))
+    return {"extractor": f"shapes_evaluator_v{se.EVALUATOR_VERSION}",
+            **{k: round(v, 4) for k, v in edit_scores(predictions, ctx.edits).items()}}
+
+
+@register_manipulation_metric("manip_recon")
+def _manip_recon(ctx: ManipulationContext, verbose: bool) -> dict:
+    from t2izoo.metrics.manipulation import reconstruction_errors
+
+    unique, first = np.unique(ctx.indices, return_index=True)
+    own = [ctx.image_set.captions[i][0] for i in unique]
+    rebuilt = manipulate_in_batches(ctx.manipulator, ctx.sources[first], own, verbose=False)
+    return {f"{k}": round(v, 5) for k, v in reconstruction_errors(ctx.sources[first], rebuilt).items()}
+
+
+@register_manipulation_metric("manip_mp")
+def _manip_mp(ctx: ManipulationContext, verbose: bool) -> dict:
+    import tensorflow as tf
+
+    from t2izoo import configs as config_lib
+    from t2izoo import registry
+    from t2izoo.data.pipeline import image_to_float
+    from t2izoo.metrics.manipulation import cosine_similarity, manipulative_precision
+    from t2izoo.trainers.checkpointing import restore_for_inference
+
+    if not ctx.damsm_dir:
+        raise ConfigError("manip_mp needs --damsm_dir: a DAMSM pretraining run of this dataset (its cosine is sim)")
+    family = registry.family_of_run(ctx.damsm_dir, generator=False)
+    if family.name != "damsm":
+        raise ConfigError(f"--damsm_dir={ctx.damsm_dir} is a {family.name} run, not a DAMSM pretraining run")
+    damsm_config = config_lib.load_config(family.config_class, ctx.damsm_dir)
+    damsm, damsm_context = restore_for_inference(family.make_recipe(), damsm_config, ctx.damsm_dir)
+    outputs = ctx.outputs
+    if outputs.shape[1] != damsm_config.image_size:
+        outputs = tf.image.resize(outputs, (damsm_config.image_size,) * 2, "bilinear").numpy()
+    images, sentences = [], []
+    tokens, lengths = damsm_context["vocab"].encode_batch(ctx.captions, damsm_config.max_words)
+    pixels = image_to_float(outputs.astype(np.float32))
+    for i in range(0, len(pixels), 128):  # global image vector; sentence vector (AttnGAN's DAMSM cosine)
+        images.append(damsm.image_encoder(tf.constant(pixels[i:i + 128]), training=False)[1].numpy())
+        sentences.append(damsm.text_encoder((tf.constant(tokens[i:i + 128]), tf.constant(lengths[i:i + 128])),
+                                            training=False)[1].numpy())
+    images, sentences = np.concatenate(images), np.concatenate(sentences)
+    result = manipulative_precision(ctx.sources, ctx.outputs, cosine_similarity(images, sentences))
+    return {"damsm_dir": ctx.damsm_dir, **{k: round(v, 5) for k, v in result.items()}}
+
+
+def manipulate_in_batches(manipulator, images, captions, batch_size: int = 64, verbose: bool = True) -> np.ndarray:
+    out = []
+    bar = keras.utils.Progbar(len(captions), unit_name="image") if verbose else None
+    for start in range(0, len(captions), batch_size):
+        out.append(manipulator(images[start:start + batch_size], captions[start:start + batch_size]))
+        if bar:
+            bar.add(len(out[-1]))
+    return np.concatenate(out)
+
+
+def manipulation_plan(image_set, num_samples: int, seed: int):
+    """(source indices, new captions, edits or None): on `shapes` the one-attribute edits of
+    `t2izoo.metrics.manipulation.edit_plan`; elsewhere each image with a caption of another class."""
+    from t2izoo.metrics.manipulation import edit_plan
+    from t2izoo.metrics.r_precision import sample_mismatched_indices
+
+    if getattr(image_set, "name", "") == "shapes":
+        indices, edits = edit_plan(image_set.attributes, num_samples, seed)
+        return indices, [e.caption for e in edits], edits
+    indices = np.arange(num_samples) % len(image_set)
+    wrong = indices[sample_mismatched_indices(np.asarray(image_set.class_ids)[indices], rng=seed)]
+    return indices, [image_set.captions[j][0] for j in wrong], None
+
+
+def evaluate_manipulation(manipulator, metrics, num_samples: int, split: str, seed: int = 0, verbose: bool = True,
+                          shapes_evaluator=None, damsm_dir: str | None = None) -> dict:
+    """Runs manipulation `metrics` on `num_samples` edits of `split` images by a loaded
+    manipulation run (`t2izoo.manipulate.ImageManipulator`); appends the result to eval.jsonl."""
+    unknown = [m for m in metrics if m not in _MANIPULATION_METRICS]
+    if unknown:
+        raise ConfigError(f"unknown manipulation metrics {unknown}; choose from {', '.join(_MANIPULATION_METRICS)}")
+    config = manipulator.config
+    shapes_only = [m for m in metrics if _MANIPULATION_METRICS[m][1]]
+    if config.dataset != "shapes" and shapes_only:
+        raise ConfigError(f"{', '.join(shapes_only)} need a shapes run; {manipulator.model_dir} was trained on "
+                          f"{config.dataset}")
+    if num_samples < 1:
+        raise ConfigError(f"--num_samples={num_samples}: at least 1")
+    image_set = load_dataset(config, split)
+    indices, captions, edits = manipulation_plan(image_set, num_samples, seed)
+    size = manipulator.image_size
+    sources = image_set.load_images(indices, (size,))[size]
+    t0 = time.time()
+    outputs = manipulate_in_batches(manipulator, sources, captions, verbose=verbose)
+    result = {"model_dir": manipulator.model_dir, "task": "manipulation", "step": manipulator.step, "split": split,
+              "generator": "ema" if manipulator.use_ema else "live", "checkpoint": manipulator.checkpoint or "latest",
+              "num_samples": num_samples, "seed": seed, "resolution": int(outputs.shape[1]),
+              "generation_s": round(time.time() - t0, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    ctx = ManipulationContext(sources, outputs, captions, edits, indices, image_set, manipulator, seed,
+                              shapes_evaluator, damsm_dir)
+    for name in metrics:
+        result.update(_MANIPULATION_METRICS[name][0](ctx, verbose))
+    with open(os.path.join(manipulator.model_dir, "eval.jsonl"), "a") as f:
+        f.write(json.dumps(result) + "\n")
+    return result
+
+
 def evaluate_run(model_dir: str, metrics, num_samples: int, split: str, seed: int = 0,
-                 checkpoint_path: str | None = None, use_ema: bool = True, **kwargs) -> dict:
-    """`evaluate` of the run in `model_dir` (its latest checkpoint, or `checkpoint_path`)."""
+                 checkpoint_path: str | None = None, use_ema: bool = True, damsm_dir: str | None = None,
+                 **kwargs) -> dict:
+    """`evaluate` (or, for a manipulation run, `evaluate_manipulation`) of the run in `model_dir`
+    (its latest checkpoint, or `checkpoint_path`)."""
+    from t2izoo import registry
+
+    if registry.family_of_run(model_dir).is_manipulation:
+        from t2izoo.manipulate import ImageManipulator
+
+        unknown = [m for m in metrics if m not in _MANIPULATION_METRICS]
+        if unknown:  # before restoring anything
+            raise ConfigError(f"unknown metrics {unknown} for a manipulation run; choose from "
+                              f"{', '.join(_MANIPULATION_METRICS)}")
+        kwargs.pop("inception_weights", None)
+        return evaluate_manipulation(ImageManipulator.load(model_dir, checkpoint_path, use_ema), metrics, num_samples,
+                                     split, seed, damsm_dir=damsm_dir, **kwargs)
     from t2izoo.generate import Text2Image
 
     unknown = [m for m in metrics if m not in _METRICS]
@@ -315,10 +488,14 @@ def main(argv):
     del argv
 
     def _run():
-        metrics = [m.strip() for m in FLAGS.metrics.split(",") if m.strip()]
+        from t2izoo import registry
+
+        names = FLAGS.metrics or DEFAULT_METRICS[registry.family_of_run(FLAGS.model_dir).task]
+        metrics = [m.strip() for m in names.split(",") if m.strip()]
         result = evaluate_run(FLAGS.model_dir, metrics, FLAGS.num_samples, FLAGS.split, FLAGS.seed,
                               checkpoint_path=FLAGS.checkpoint, use_ema=FLAGS.ema,
-                              inception_weights=FLAGS.inception_weights, fid_extractor=FLAGS.fid_extractor)
+                              inception_weights=FLAGS.inception_weights, fid_extractor=FLAGS.fid_extractor,
+                              damsm_dir=FLAGS.damsm_dir)
         print(json.dumps(result, indent=2))
 
     run_main(_run)
@@ -326,7 +503,10 @@ def main(argv):
 
 if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "Run directory of a trained generator.", required=True)
-    flags.DEFINE_string("metrics", "shapes_acc,shapes_fid,shapes_r_precision", f"Comma list of {metric_names()}.")
+    flags.DEFINE_string("metrics", None, f"Comma list of {metric_names()} (text-to-image runs; default "
+                        f"{DEFAULT_METRICS['text_to_image']}) or {manipulation_metric_names()} (manipulation runs; "
+                        f"default {DEFAULT_METRICS['manipulation']}).")
+    flags.DEFINE_string("damsm_dir", None, "DAMSM pretraining run whose cosine manip_mp uses.")
     flags.DEFINE_integer("num_samples", 2000, "Generated samples.", lower_bound=1)
     flags.DEFINE_string("split", "test", "Split whose captions are used (shapes: test or novel).")
     flags.DEFINE_integer("seed", 0, "Noise and mismatched-caption seed.")

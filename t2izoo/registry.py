@@ -24,6 +24,8 @@ import pkgutil
 from t2izoo.errors import ConfigError
 
 _FAMILY_ROOTS = ("t2izoo.models", "t2izoo.conditioning")
+TEXT_TO_IMAGE, MANIPULATION = "text_to_image", "manipulation"
+TASKS = (TEXT_TO_IMAGE, MANIPULATION)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Family:
             (`python -m t2izoo.convert --from=<name>`), or "" where none is written.
         conditioner_class: pretraining families only: "module:Class" of the conditioner that
             owns the frozen encoder they train (`t2izoo.conditioning.conditioner_class`).
+        task: "text_to_image" (captions -> images; `t2izoo.generate`) or "manipulation"
+            (image + new caption -> edited image; `t2izoo.manipulate`, whose trainers implement
+            `t2izoo.trainers.manipulation.ManipulationModel`).
     """
 
     name: str
@@ -62,6 +67,15 @@ class Family:
     tiny_runs: dict = dataclasses.field(default_factory=dict)
     converter: str = ""
     conditioner_class: str = ""
+    task: str = TEXT_TO_IMAGE
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"family {self.name!r}: task {self.task!r} is not one of {TASKS}")
+
+    @property
+    def is_manipulation(self) -> bool:
+        return self.task == MANIPULATION
 
     def recipe_class(self):
         return load_object(self.recipe)
@@ -103,10 +117,11 @@ def _discover():
     _discovered = True
 
 
-def families(generators_only: bool = False) -> list:
-    """Every registered family, sorted by name."""
+def families(generators_only: bool = False, task: str | None = None) -> list:
+    """Every registered family, sorted by name (only those of `task` when given)."""
     _discover()
-    return [f for _, f in sorted(_FAMILIES.items()) if f.generator or not generators_only]
+    return [f for _, f in sorted(_FAMILIES.items())
+            if (f.generator or not generators_only) and (task is None or f.task == task)]
 
 
 def get(name: str) -> Family:

@@ -16,7 +16,10 @@ def _train(kind, root, model_dir):
     xla = dict(jit_compile=True, max_steps=2, checkpoint_every=0, sample_every=0)
     family = registry.get(kind)
     encoder_dir = tiny.build_tiny_run(family.conditioner, root) if family.conditioner else ""
-    return run_loop.train_config(tiny.tiny_config(kind, encoder_dir, **xla), model_dir, verbose=0)
+    runs = family.tiny_runs or {kind: {}}
+    earlier = tiny.resolved_changes(kind if kind in runs else next(iter(runs)), root)  # e.g. the GAN to invert
+    earlier = {k: v for k, v in earlier.items() if k in ("gan_dir", "stage1_dir")}
+    return run_loop.train_config(tiny.tiny_config(kind, encoder_dir, **earlier, **xla), model_dir, verbose=0)
 
 
 @pytest.fixture(scope="module")

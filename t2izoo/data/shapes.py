@@ -479,3 +479,68 @@ class ShapesImageSet(CaptionedImageSet):
             batch[order] = self.images(s)[indices[order]]
             out[s] = batch
         return out
+
+
+# Attributes a manipulation edit changes (`edit_scene`); position is left to the layout.
+EDIT_ATTRIBUTES = ("color", "shape", "size")
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneEdit:
+    """One edit of one scene: `attribute` of object `obj` goes from `old` to `new`.
+
+    Attributes:
+        attribute: "color", "shape" or "size" (`EDIT_ATTRIBUTES`).
+        obj: index of the edited object in the scene's attribute rows.
+        old, new: value indices (into COLORS, SHAPES or SIZES); equal for a no-op edit.
+        objects: int [2, 5]: the edited scene's attributes (the source's with one entry changed).
+        caption: a caption of the edited scene (it names every attribute of every object, the
+            new value included).
+    """
+
+    attribute: str
+    obj: int
+    old: int
+    new: int
+    objects: np.ndarray
+    caption: str
+
+    @property
+    def column(self) -> int:
+        return 1 + ATTRIBUTE_NAMES.index(self.attribute)
+
+    @property
+    def is_noop(self) -> bool:
+        return self.old == self.new
+
+
+def edit_scene(objects: np.ndarray, attribute: str, rng: np.random.Generator, allow_noop: bool = False) -> SceneEdit:
+    """Edits `attribute` of one present object of a scene and captions the result.
+
+    The new value is drawn uniformly from the attribute's other values (`allow_noop`: from all
+    of them, so an edit may ask for what the image already shows). Example: a scene "a small red
+    circle in the center" edited in colour gives e.g. objects with colour blue and the caption
+    "a small blue circle in the center" in one of the dataset's templates.
+    """
+    if attribute not in EDIT_ATTRIBUTES:
+        raise ValueError(f"unknown edit attribute {attribute!r}; choose from {EDIT_ATTRIBUTES}")
+    column = 1 + ATTRIBUTE_NAMES.index(attribute)
+    values = len((COLORS, SHAPES, SIZES)[EDIT_ATTRIBUTES.index(attribute)])
+    present = np.flatnonzero(objects[:, ATTR_PRESENT])
+    k = int(present[rng.integers(len(present))])
+    old = int(objects[k, column])
+    choices = list(range(values)) if allow_noop else [v for v in range(values) if v != old]
+    new = int(choices[rng.integers(len(choices))])
+    edited = np.array(objects, copy=True)
+    edited[k, column] = new
+    return SceneEdit(attribute, k, old, new, edited, make_captions(edited, 1, rng)[0])
+
+
+def edited_geometry(geometry: np.ndarray, source: np.ndarray, edited: np.ndarray) -> np.ndarray:
+    """The geometry of an edited scene: the source's, each object's radius rescaled when its size
+    changed (so a render of the edited scene keeps everything else in place)."""
+    out = np.array(geometry, copy=True)
+    for k in range(len(source)):
+        if source[k, ATTR_PRESENT] and source[k, ATTR_SIZE] != edited[k, ATTR_SIZE]:
+            out[k, 2] *= SIZE_RADIUS[edited[k, ATTR_SIZE]] / SIZE_RADIUS[source[k, ATTR_SIZE]]
+    return out

@@ -58,6 +58,19 @@ def export(model_dir, fmt, quantize, out, model_name=None, version=None, batch_s
     """Runs one export and returns the lines to print."""
     keep_float = [k.strip() for k in keep_float if k.strip()]
     check_flags(fmt, quantize, model_dir, keep_float)
+    from t2izoo import registry
+
+    if registry.family_of_run(model_dir).is_manipulation:
+        from t2izoo.export import manipulation
+
+        if quantize != "none":
+            raise ConfigError("manipulation runs export float32 only (--quantize=none)")
+        if fmt == "saved_model":
+            path = manipulation.export_manipulation_saved_model(model_dir, out, model_name, version)
+            return [f"wrote SavedModel {path}: signature {manipulation.SIGNATURE}(images uint8, captions string) "
+                    "-> images uint8"]
+        return [f"wrote {manipulation.export_manipulation_tflite(model_dir, out, model_name, batch_size)} "
+                "(images float32 + text conditioning -> images)"]
     if fmt == "saved_model":
         from t2izoo.export import saved_model
 

@@ -47,9 +47,18 @@ def tiny_runs() -> dict:
     return runs
 
 
-def generator_run_names() -> list:
-    """The tiny runs of the generator families (what the export tests cover)."""
-    return sorted(name for name, (family, _) in tiny_runs().items() if family.generator)
+def generator_run_names(task: str = registry.TEXT_TO_IMAGE) -> list:
+    """The tiny runs of the generator families of `task` (text-to-image: what the export tests
+    cover; "manipulation": the manipulation families)."""
+    return sorted(name for name, (family, _) in tiny_runs().items() if family.generator and family.task == task)
+
+
+def resolved_changes(name: str, root) -> dict:
+    """Tiny run `name`'s field changes with each "<run:NAME>" replaced by that run's model_dir
+    (trained under `root` if needed)."""
+    changes = tiny_runs()[name][1]
+    return {k: build_tiny_run(v[len("<run:"):-1], root) if isinstance(v, str) and v.startswith("<run:") else v
+            for k, v in changes.items()}
 
 
 def _trained(model_dir: str) -> bool:
@@ -65,12 +74,11 @@ def build_tiny_run(name: str, root) -> str:
     if name not in runs:
         raise KeyError(f"no tiny run {name!r}; registered: {sorted(runs)}")
     root = str(root)
-    family, changes = runs[name]
+    family = runs[name][0]
     model_dir = os.path.join(root, name)
     if _trained(model_dir):
         return model_dir
-    changes = {k: build_tiny_run(v[len("<run:"):-1], root) if isinstance(v, str) and v.startswith("<run:") else v
-               for k, v in changes.items()}
+    changes = resolved_changes(name, root)
     encoder_dir = build_tiny_run(family.conditioner, root) if family.conditioner else ""
     config = tiny_config(family.name, encoder_dir, **changes)
     run_loop.train(family.make_recipe(), config, model_dir, verbose=0)

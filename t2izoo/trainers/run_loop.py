@@ -408,10 +408,16 @@ def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, ve
     callbacks = [NonFiniteGuard(step_fn, agree=agree), checkpointer]
     grids = None
     if conditioner is not None and chief:
-        captions = fixed_sample_captions(load_dataset(config, "test"))
-        grids = SampleGridCallback(lambda: sample_grid(trainer, conditioner, captions, config.seed + 1),
-                                   os.path.join(model_dir, "samples"), step_fn, config.sample_every, SAMPLE_COLS,
-                                   writer)
+        test_set = load_dataset(config, "test")
+        if recipe.family.is_manipulation:  # source | result pairs for fixed sources and new captions
+            from t2izoo.trainers.manipulation import grid_sampler
+
+            sampler = grid_sampler(trainer, conditioner, test_set, 2 * SAMPLE_ROWS, config.seed + 1)
+        else:
+            captions = fixed_sample_captions(test_set)
+            sampler = lambda: sample_grid(trainer, conditioner, captions, config.seed + 1)  # noqa: E731
+        grids = SampleGridCallback(sampler, os.path.join(model_dir, "samples"), step_fn, config.sample_every,
+                                   SAMPLE_COLS, writer)
         callbacks.append(grids)
     if writer is not None:
         callbacks.append(ScalarLogger(writer, step_fn, config.log_every))
@@ -438,7 +444,7 @@ def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, ve
     with open(os.path.join(model_dir, "progress.jsonl"), "a") as f:
         f.write(json.dumps({"step": step_fn(), "elapsed_s": round(elapsed, 1), "reason": reason,
                             "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
-    if conditioner is not None:
+    if conditioner is not None and not recipe.family.is_manipulation:
         evaluate_after_training(config, model_dir, recipe.name)
     recipe.finish(trainer, config, context, model_dir)
     return trainer
