@@ -5,9 +5,10 @@ import tensorflow as tf
 
 from t2izoo.losses.style import style_inversion_loss
 from t2izoo.trainers.manipulation import ManipulationModel
+from t2izoo.trainers.prebuilt import PrebuiltTrainer
 
 
-class StyleEncoderTrainer(ManipulationModel, keras.Model):
+class StyleEncoderTrainer(ManipulationModel, PrebuiltTrainer):
     """Trains S with L = ||z - S(G(z, phi(t)))||^2; manipulates with x -> G(S(x), phi(t')).
 
     The generator is the EMA generator of a restored text-to-image run, reached only through its
