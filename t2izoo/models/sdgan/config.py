@@ -1,0 +1,77 @@
+"""SD-GAN (Yin et al., CVPR 2019): config, presets and registration. No official code exists;
+where the paper gives no value the AttnGAN setting is used (recipes/sdgan/README.md lists which)."""
+
+import dataclasses
+
+from t2izoo.conditioning.damsm.config import DamsmLossConfig
+from t2izoo.configs import TreeGanConfig
+from t2izoo.errors import ConfigError
+from t2izoo.registry import Family, register
+
+
+@dataclasses.dataclass(frozen=True)
+class SdGanConfig(TreeGanConfig, DamsmLossConfig):
+    """SD-GAN: AttnGAN's generator/discriminators + Siamese branches, contrastive loss and SCBN.
+
+    Args:
+        text_encoder_dir, base_size, num_stages, ngf, ndf, z_dim, condition_dim, num_residual,
+            damsm_weight, kl_weight, gamma1-3, aggregation, optimisers, ema_decay, eval_images:
+            as AttnGAN (the paper builds on it and gives none of them; ours).
+        siamese: train two weight-sharing branches on caption pairs with the contrastive loss
+            (False: one branch, no contrastive term; the no-Siamese ablation).
+        same_pair_fraction: fraction of the pairs whose captions describe the same image (ours: 0.5).
+        contrastive_weight: weight of L_c in G's objective (ours: 1).
+        contrastive_margin: epsilon of L_c (1.0, paper summaries).
+        contrastive_alpha: alpha of L_c (0.1, paper summaries).
+        contrastive_normalize: L2-normalise the discriminator features before the distance (ours:
+            True, so that epsilon = 1 is on a fixed scale).
+        scbn_sentence, scbn_words: SCBN's sentence MLP and word/visual spatial branches (both off:
+            the no-SCBN ablation, no SCBN layer at all).
+        scbn_hidden: hidden width of SCBN's sentence MLP (ours: 256).
+    """
+
+    ngf: int = 32
+    condition_dim: int = 100
+    damsm_weight: float = 5.0
+    kl_weight: float = 1.0
+    eval_images: int = 1000
+    batch_size: int = 20
+    num_epochs: int = 600
+    checkpoint_every: int = 1000
+    sample_every: int = 1000
+    siamese: bool = True
+    same_pair_fraction: float = 0.5
+    contrastive_weight: float = 1.0
+    contrastive_margin: float = 1.0
+    contrastive_alpha: float = 0.1
+    contrastive_normalize: bool = True
+    scbn_sentence: bool = True
+    scbn_words: bool = True
+    scbn_hidden: int = 256
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.same_pair_fraction <= 1.0:
+            raise ConfigError(f"same_pair_fraction must be in [0, 1], got {self.same_pair_fraction}")
+        if self.contrastive_weight < 0 or self.contrastive_margin <= 0 or self.contrastive_alpha < 0:
+            raise ConfigError("contrastive_weight and contrastive_alpha must be >= 0 and contrastive_margin > 0")
+
+
+SDGAN_PRESETS = {
+    "cub": SdGanConfig(dataset="cub"),
+    "coco": SdGanConfig(dataset="coco", ngf=48, ndf=96, num_residual=3, batch_size=14, num_epochs=120,
+                        damsm_weight=50.0, max_words=12),
+    # AttnGAN's `shapes` preset (two stages 32 -> 64 px, narrow nets) with a narrow SCBN MLP.
+    "shapes": SdGanConfig(dataset="shapes", base_size=32, num_stages=2, ngf=16, ndf=16, num_residual=1,
+                          batch_size=16, max_words=24, num_epochs=100, ema_decay=0.99, checkpoint_every=250,
+                          sample_every=250, log_every=50, weights_init="normal", scbn_hidden=64),
+}
+
+
+register(Family(
+    name="sdgan", config_class=SdGanConfig, presets=SDGAN_PRESETS,
+    recipe="t2izoo.models.sdgan.recipe:SdGanRecipe", conditioner="damsm",
+    tiny=dict(base_size=16, num_stages=2, ngf=4, ndf=4, condition_dim=8, num_residual=1, scbn_hidden=8,
+              eval_images=0, max_steps=4, checkpoint_every=2, sample_every=4),
+    tiny_runs={"sdgan": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=6, checkpoint_every=3,
+                             sample_every=6)}))
