@@ -3,20 +3,19 @@ where the paper gives no value the AttnGAN setting is used (recipes/sdgan/README
 
 import dataclasses
 
-from t2izoo.conditioning.damsm.config import DamsmLossConfig
-from t2izoo.configs import TreeGanConfig
+from t2izoo.conditioning.damsm.gan_config import DamsmGanConfig, damsm_gan_presets
 from t2izoo.errors import ConfigError
 from t2izoo.registry import Family, register
 
 
 @dataclasses.dataclass(frozen=True)
-class SdGanConfig(TreeGanConfig, DamsmLossConfig):
+class SdGanConfig(DamsmGanConfig):
     """SD-GAN: AttnGAN's generator/discriminators + Siamese branches, contrastive loss and SCBN.
 
     Args:
         text_encoder_dir, base_size, num_stages, ngf, ndf, z_dim, condition_dim, num_residual,
             damsm_weight, kl_weight, gamma1-3, aggregation, optimisers, ema_decay, eval_images:
-            as AttnGAN (the paper builds on it and gives none of them; ours).
+            AttnGAN's (`DamsmGanConfig`; the paper builds on AttnGAN and gives none of them).
         siamese: train two weight-sharing branches on caption pairs with the contrastive loss
             (False: one branch, no contrastive term; the no-Siamese ablation).
         same_pair_fraction: fraction of the pairs whose captions describe the same image (ours: 0.5).
@@ -30,15 +29,6 @@ class SdGanConfig(TreeGanConfig, DamsmLossConfig):
         scbn_hidden: hidden width of SCBN's sentence MLP (ours: 256).
     """
 
-    ngf: int = 32
-    condition_dim: int = 100
-    damsm_weight: float = 5.0
-    kl_weight: float = 1.0
-    eval_images: int = 1000
-    batch_size: int = 20
-    num_epochs: int = 600
-    checkpoint_every: int = 1000
-    sample_every: int = 1000
     siamese: bool = True
     same_pair_fraction: float = 0.5
     contrastive_weight: float = 1.0
@@ -57,15 +47,8 @@ class SdGanConfig(TreeGanConfig, DamsmLossConfig):
             raise ConfigError("contrastive_weight and contrastive_alpha must be >= 0 and contrastive_margin > 0")
 
 
-SDGAN_PRESETS = {
-    "cub": SdGanConfig(dataset="cub"),
-    "coco": SdGanConfig(dataset="coco", ngf=48, ndf=96, num_residual=3, batch_size=14, num_epochs=120,
-                        damsm_weight=50.0, max_words=12),
-    # AttnGAN's `shapes` preset (two stages 32 -> 64 px, narrow nets) with a narrow SCBN MLP.
-    "shapes": SdGanConfig(dataset="shapes", base_size=32, num_stages=2, ngf=16, ndf=16, num_residual=1,
-                          batch_size=16, max_words=24, num_epochs=100, ema_decay=0.99, checkpoint_every=250,
-                          sample_every=250, log_every=50, weights_init="normal", scbn_hidden=64),
-}
+# AttnGAN's presets; `shapes` with a narrow SCBN MLP.
+SDGAN_PRESETS = damsm_gan_presets(SdGanConfig, scbn_hidden=64)
 
 
 register(Family(
