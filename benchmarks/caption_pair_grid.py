@@ -2,7 +2,7 @@
 the same noise vectors for both wordings and for every run (SD-GAN's consistency, by eye).
 
     python benchmarks/caption_pair_grid.py --model_dirs=runs/attngan_shapes,runs/sdgan_shapes \
-        --out=pairs.png [--scenes=4 --cols=6 --split=test]
+        --out=pairs.png [--scenes=4 --cols=6 --split=test] [--step=200: each run's ckpt-200]
 
 Rows: for each scene, for each run, caption 1 then caption 2 of the scene (label "[run] caption");
 column k uses noise vector k in every row. A generator consistent across wordings draws the
@@ -30,15 +30,18 @@ def main():
     parser.add_argument("--split", default="test")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--first_scene", type=int, default=0)
+    parser.add_argument("--step", type=int, default=0, help="each run's checkpoint of this step (0: the latest)")
     args = parser.parse_args()
-    runs = [Text2Image.load(d) for d in args.model_dirs.split(",")]
+    dirs = args.model_dirs.split(",")
+    runs = [Text2Image.load(d, os.path.join(d, "checkpoints", f"ckpt-{args.step}") if args.step else None)
+            for d in dirs]
     image_set = load_dataset(runs[0].config, args.split)
     scenes = range(args.first_scene, args.first_scene + args.scenes)
     images, labels = [], []
     for i in scenes:
         pair = list(image_set.captions[i][:2])
         for t2i in runs:
-            name = os.path.basename(os.path.normpath(t2i.model_dir))
+            name = os.path.basename(os.path.normpath(t2i.model_dir)).replace("_shapes", "")
             for caption in pair:
                 # the same seed for every row: noise vector k in column k everywhere
                 images.append(t2i([caption] * args.cols, 1, seed=args.seed))
