@@ -54,7 +54,9 @@ SDGAN_PRESETS = damsm_gan_presets(SdGanConfig, scbn_hidden=64)
 register(Family(
     name="sdgan", config_class=SdGanConfig, presets=SDGAN_PRESETS,
     recipe="t2izoo.models.sdgan.recipe:SdGanRecipe", conditioner="damsm",
-    tiny=dict(base_size=16, num_stages=2, ngf=4, ndf=4, condition_dim=8, num_residual=1, scbn_hidden=8,
+    # ngf 8, not AttnGAN's 4: at 4 channels the SCBNs' many small tensors dominate the TFLite files, and
+    # the export test's int8 < 0.4 x fp32 size check measures flatbuffer overhead instead of weights.
+    tiny=dict(base_size=16, num_stages=2, ngf=8, ndf=4, condition_dim=8, num_residual=1, scbn_hidden=8,
               eval_images=0, max_steps=4, checkpoint_every=2, sample_every=4),
     tiny_runs={"sdgan": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=6, checkpoint_every=3,
                              sample_every=6)}))
