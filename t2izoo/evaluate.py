@@ -22,6 +22,9 @@ Protocol (recorded with every result in <model_dir>/eval.jsonl):
   * `shapes_r_precision`: for each sample, the true caption's attributes against those of 99
     captions of other classes, scored by the evaluator's log-likelihood; top-1 rate over 10
     splits (mean +- std), the DM-GAN R-precision protocol with the evaluator as retriever;
+  * `shapes_consistency`: every sample again from the next caption of the same scene (another
+    wording) with the same noise; how often the evaluator reads the same colour, shape, size and
+    position from both images (`consistency_*`, t2izoo/metrics/consistency.py);
   * `fid`, `kid`, `is`: Inception-v3 (local weights file, `--inception_weights` or
     $T2IZOO_INCEPTION_WEIGHTS), 299 px bilinear, pool features / logits, IS over 10 splits;
     real statistics cached by dataset, split, extractor, weights hash and resolution.
@@ -81,6 +84,8 @@ class EvalContext:
     inception_weights: str | None
     shapes_evaluator: object = None
     fid_extractor: str = "keras"
+    t2i: object = None  # the loaded run (`Text2Image`), for metrics that generate more images
+    verbose_generation: bool = False
     cache: dict = dataclasses.field(default_factory=dict)
 
     def cached(self, key, build):
@@ -236,6 +241,22 @@ def _shapes_r_precision(ctx: EvalContext, verbose: bool) -> dict:
     return {**fields, "shapes_r_precision": round(mean, 2), "shapes_r_precision_std": round(std, 2)}
 
 
+@register_metric("shapes_consistency", shapes_only=True)
+def _shapes_consistency(ctx: EvalContext, verbose: bool) -> dict:
+    from t2izoo.metrics import shapes_evaluator as se
+    from t2izoo.metrics.consistency import attribute_agreement, second_captions
+
+    if ctx.t2i is None:
+        raise ConfigError("shapes_consistency generates a second image per sample: it needs the run (t2i)")
+    evaluator, predictions, fields = ctx.shapes_predictions(verbose)
+    # Same chunks and seeds as the first pass, so sample k gets the same noise vector.
+    second = generate_samples(ctx.t2i, second_captions(ctx.image_set, ctx.indices, len(ctx.indices)), ctx.seed,
+                              verbose=ctx.verbose_generation)
+    agreement = attribute_agreement(predictions, se.predict(evaluator, second, value_range=(0, 255)),
+                                    np.asarray(ctx.image_set.attributes)[ctx.indices])
+    return {**fields, **{f"consistency_{k}": round(v, 4) for k, v in agreement.items()}}
+
+
 def _inception_fields(ctx):
     extractor = ctx.inception()[0]
     return {"extractor": extractor.name, "weights_sha1": extractor.weights_hash}
@@ -293,7 +314,7 @@ def evaluate(t2i, metrics, num_samples: int, split: str, seed: int = 0, inceptio
               "num_samples": num_samples, "seed": seed, "resolution": int(fake.shape[1]),
               "generation_s": round(time.time() - t0, 1), "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     ctx = EvalContext(fake, indices, image_set, config.dataset, split, seed, inception_weights, shapes_evaluator,
-                      fid_extractor)
+                      fid_extractor, t2i=t2i, verbose_generation=verbose)
     for name in metrics:
         result.update(_METRICS[name][0](ctx, verbose))
     with open(os.path.join(t2i.model_dir, "eval.jsonl"), "a") as f:

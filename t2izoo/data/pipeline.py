@@ -23,6 +23,11 @@ A batch is a dict:
     class_ids, wrong_class_ids  int32 [B]
     index           int32 [B] image index in the split
     attributes      int32 [B, objects, 5] (datasets with ground truth, i.e. `shapes`)
+    pair_*          with `siamese_pairs` (SD-GAN): a second example per row, with the keys above
+                    (image_<s>, tokens, lengths, wrong_tokens, wrong_lengths, class_ids, ...):
+                    another caption of the same image (pair_same = 1, a `same_pair_fraction` of
+                    the rows) or a caption of another image, from another class where classes
+                    exist (pair_same = 0); pair_same float32 [B]
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ class PipelineOptions:
             (needs `hard_negative_embeddings`; 0 keeps every batch as without it).
         wrong_images: add `wrong_image_<s>`, the images of the mismatched captions' images
             (icml2016's wrong pair is {wrong image, right text}).
+        siamese_pairs: training batches get `pair_*` keys (SD-GAN's Siamese pairs); drawn after
+            everything else, so the other keys stay as without it.
+        same_pair_fraction: the expected fraction of pairs from the same image.
     """
 
     image_sizes: tuple = (64,)
@@ -68,6 +76,8 @@ class PipelineOptions:
     seed: int = 0
     hard_negative_fraction: float = 0.0
     wrong_images: bool = False
+    siamese_pairs: bool = False
+    same_pair_fraction: float = 0.5
 
 
 class EncodedCaptions:
@@ -207,12 +217,36 @@ class BatchAssembler:
                     out[f"wrong_image_{s}"] = wrong_images[s]
         if self.image_set.attributes is not None:
             out["attributes"] = np.asarray(self.image_set.attributes[indices], np.int32)
+        if o.training and o.siamese_pairs:  # drawn last: the keys above stay as without pairs
+            self._siamese_pairs(indices, caption_idx, rng, out)
         return out
+
+    def _siamese_pairs(self, indices, caption_idx, rng, out: dict):
+        """pair_* keys: per row, another caption of the same image or a caption of another image."""
+        o = self.options
+        counts = self.encoded.counts[indices]
+        same = (rng.random(len(indices)) < o.same_pair_fraction) & (counts > 1)
+        pair = np.where(same, indices, self._mismatch(indices, rng))
+        other_caption = (caption_idx + 1 + rng.integers(0, 1 << 30, len(indices)) % np.maximum(counts - 1, 1)) % counts
+        pair_caption = np.where(same, other_caption,
+                                rng.integers(0, 1 << 30, len(indices)) % self.encoded.counts[pair])
+        out["pair_same"] = same.astype(np.float32)
+        out["pair_index"] = pair.astype(np.int32)
+        out["pair_class_ids"] = self.class_ids[pair]
+        images = self.image_set.load_images(pair, o.image_sizes, rng)
+        for s in o.image_sizes:
+            out[f"pair_image_{s}"] = images[s]
+        self._captions(pair, pair_caption, rng, "pair_", out)
+        wrong = self._mismatch(pair, rng)
+        out["pair_wrong_class_ids"] = self.class_ids[wrong]
+        self._captions(wrong, rng.integers(0, 1 << 30, len(wrong)) % self.encoded.counts[wrong], rng,
+                       "pair_wrong_", out)
 
 
 def is_image_key(key: str) -> bool:
-    """`image_<s>` and `wrong_image_<s>`: uint8 in the assembler, [-1, 1] floats in the model."""
-    return key.startswith(("image_", "wrong_image_"))
+    """`image_<s>`, `wrong_image_<s>` and `pair_image_<s>`: uint8 in the assembler, [-1, 1] floats in
+    the model."""
+    return key.startswith(("image_", "wrong_image_", "pair_image_"))
 
 
 def image_to_float(images):

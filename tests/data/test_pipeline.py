@@ -139,3 +139,27 @@ def test_hard_negatives_replace_that_fraction_of_wrong_embeddings_and_nothing_el
         assert (0.3 < np.mean(replaced) < 0.7) if fraction == 0.5 else np.mean(replaced) == 1.0
     with pytest.raises(DataError, match="hard-negative"):
         pipeline.BatchAssembler(train_set, vocab, opts, embeddings, hard[:, :, :3])
+
+
+def test_siamese_pairs_same_image_other_wording_or_other_class(train_set, vocab):
+    """SD-GAN's pairs: pair_same rows are another caption of the row's image, the others a caption
+    of an image of another class; every other key is as without pairs."""
+    opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=64, max_words=30, seed=4)
+    plain = pipeline.BatchAssembler(train_set, vocab, opts)(3)
+    paired_opts = pipeline.PipelineOptions(image_sizes=(16,), batch_size=64, max_words=30, seed=4,
+                                           siamese_pairs=True, same_pair_fraction=0.25)
+    batch = pipeline.BatchAssembler(train_set, vocab, paired_opts)(3)
+    for k, v in plain.items():
+        np.testing.assert_array_equal(batch[k], v)
+    same = batch["pair_same"] > 0
+    assert 0.05 < same.mean() < 0.5
+    np.testing.assert_array_equal(batch["pair_index"][same], batch["index"][same])
+    assert np.all(batch["pair_class_ids"][~same] != batch["class_ids"][~same])
+    for k in np.flatnonzero(same):  # another wording: the token sequences differ
+        n, m = batch["lengths"][k], batch["pair_lengths"][k]
+        assert n != m or np.any(batch["tokens"][k, :n] != batch["pair_tokens"][k, :m])
+    assert batch["pair_image_16"].shape == batch["image_16"].shape
+    assert np.all(batch["pair_wrong_class_ids"] != batch["pair_class_ids"])
+    assert "pair_tokens" not in pipeline.BatchAssembler(
+        train_set, vocab, pipeline.PipelineOptions(image_sizes=(16,), batch_size=8, training=False,
+                                                   siamese_pairs=True))(0)

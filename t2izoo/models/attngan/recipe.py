@@ -9,36 +9,20 @@ On `shapes`, a missing DAMSM run is pretrained first (`--auto_pretrain`). The ru
 gets sample grids (samples/), the evaluation after training (eval.jsonl, `eval_images`) and,
 at the end, attention figures (attention/: the top attended words of each attention stage over
 the generated image). `python -m t2izoo.evaluate --model_dir=...` scores a finished run;
-`python -m t2izoo.generate` samples from it.
+`python -m t2izoo.generate` samples from it. The recipe pieces shared with SD-GAN are in
+t2izoo/trainers/damsm_gan_recipe.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-
-import numpy as np
-
-from t2izoo.conditioning.damsm.conditioner import DamsmConditioner
-from t2izoo.data.datasets import load_dataset
-from t2izoo.data.pipeline import PipelineOptions
-from t2izoo.errors import ConfigError
-from t2izoo.layers.multi_scale_discriminator import MultiScaleDiscriminator
-from t2izoo.layers.stage_discriminator import StageDiscriminator
 from t2izoo.models.attngan.generator import AttnGanGenerator
 from t2izoo.models.attngan.trainer import AttnGanTrainer
-from t2izoo.trainers import optimizers, run_loop
-from t2izoo.utils.attention_maps import save_attention_figures
-
-ATTENTION_DIR = "attention"
+from t2izoo.trainers import optimizers
+from t2izoo.trainers.damsm_gan_recipe import DamsmGanRecipe
 
 
-class AttnGanRecipe(run_loop.Recipe):
+class AttnGanRecipe(DamsmGanRecipe):
     name = "attngan"
-
-    def pipeline_options(self, config):
-        return PipelineOptions(image_sizes=config.image_sizes, batch_size=config.batch_size,
-                               max_words=config.max_words, seed=config.seed)
 
     def build_trainer(self, config, context):
         sync = optimizers.sync_batch_norm(config)
@@ -46,42 +30,8 @@ class AttnGanRecipe(run_loop.Recipe):
         generator = AttnGanGenerator(base_size=config.base_size, num_stages=config.num_stages, z_dim=config.z_dim,
                                      condition_dim=config.condition_dim, ngf=config.ngf,
                                      num_residual=config.num_residual, sync_batch_norm=sync, name="generator")
-        discriminator = MultiScaleDiscriminator(
-            [StageDiscriminator(image_size=s, ndf=config.ndf, sync_batch_norm=sync, name=f"discriminator_{s}")
-             for s in config.image_sizes], name="discriminator")
-        trainer = AttnGanTrainer(generator, discriminator, conditioner.encoder, conditioner.image_encoder,
-                                 image_sizes=config.image_sizes, damsm_weight=config.damsm_weight,
-                                 kl_weight=config.kl_weight, gamma1=config.gamma1, gamma2=config.gamma2,
-                                 gamma3=config.gamma3, aggregation=config.aggregation, z_dim=config.z_dim,
-                                 ema_decay=config.ema_decay,
-                                 weights_init=config.weights_init, seed=config.seed)
+        trainer = AttnGanTrainer(generator, self.build_discriminator(config, sync), conditioner.encoder,
+                                 conditioner.image_encoder, **self.trainer_arguments(config))
         trainer.compile(**optimizers.gan_optimizers(config, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))
         return trainer
-
-    def check_inputs(self, config, model_dir):
-        super().check_inputs(config, model_dir)
-        stored = os.path.join(model_dir, DamsmConditioner.stored_config)
-        if not DamsmConditioner.has_pretrained(config) and os.path.exists(stored):
-            with open(stored) as f:
-                if json.load(f).get("image_encoder") == "none":
-                    raise ConfigError(f"{model_dir} was converted without the DAMSM image encoder: it generates, "
-                                      "evaluates and exports, but training needs the DAMSM loss; pass "
-                                      "--override text_encoder_dir=<a DAMSM run> to fine-tune it")
-
-    def finish(self, trainer, config, context, model_dir):
-        captions = run_loop.fixed_sample_captions(load_dataset(config, "test"), rows=4)
-        path = write_attention_figures(trainer, context["conditioner"], captions, model_dir,
-                                       f"step_{self.step(trainer)}", config.seed)
-        print(f"[{self.name}] attention figures: {path}")
-
-
-def write_attention_figures(trainer, conditioner, captions, model_dir, tag, seed=0, top_k=5, use_ema=True):
-    """Generates one image per caption (EMA G unless `use_ema` is False) and saves
-    attention/<tag>.png; returns its path."""
-    tokens = conditioner.python_tokens(captions)
-    noise = np.random.default_rng(seed + 2).normal(size=(len(captions), trainer.noise_width())).astype(np.float32)
-    images, maps = trainer.attention_maps(conditioner.conditioning(captions), noise, use_ema)
-    path = os.path.join(model_dir, ATTENTION_DIR, f"{tag}.png")
-    return save_attention_figures(path, captions, [np.asarray(x) for x in images], [np.asarray(m) for m in maps],
-                                  tokens["tokens"], tokens["lengths"], conditioner.vocab, top_k)

@@ -1,0 +1,1 @@
+"""The sdgan family: see config.py, trainer.py and recipe.py."""

@@ -1,0 +1,130 @@
+"""The DAMSM-conditioned multi-scale GAN trainer (AttnGAN's objective), shared by AttnGAN and
+SD-GAN: joint conditional/unconditional D per scale + DAMSM loss + CA KL in G."""
+
+import tensorflow as tf
+
+from t2izoo.conditioning.damsm.trainer import LOSS_TERMS, damsm_terms
+from t2izoo.encoders.bilstm import damsm_text_conditioning, word_mask
+from t2izoo.losses.jcu import jcu_discriminator_loss, jcu_generator_loss, scale_term_names, sum_over_scales
+from t2izoo.losses.kl import conditioning_kl
+from t2izoo.trainers.base import GANTrainer, frozen
+from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
+
+
+def averaged_jcu_discriminator_loss(real, wrong, fake):
+    """One scale's D loss as upstream's `discriminator_loss`: the real terms averaged, the three
+    fake and mismatched terms averaged,
+        (BCE(Du(x), 1) + BCE(Dc(x, s), 1)) / 2 + (BCE(Du(G(z)), 0) + BCE(Dc(G(z), s), 0) + BCE(Dc(x, s_w), 0)) / 3.
+    """
+    _, t = jcu_discriminator_loss(real, wrong, fake)
+    return (t["d_real_uncond"] + t["d_real"]) / 2.0 + (t["d_fake_uncond"] + t["d_fake"] + t["d_wrong"]) / 3.0
+
+
+class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
+    """Alternating updates of an AttnGAN-style GAN with frozen, pretrained DAMSM encoders
+    (the AttnGAN objective; SD-GAN adds its Siamese branch and contrastive term on top).
+
+    D_i (one per scale) scores (x_i, sentence) with the joint heads; its loss is upstream's
+        L_D_i = (BCE(Du(x), 1) + BCE(Dc(x, s), 1)) / 2
+                + (BCE(Du(G(z)), 0) + BCE(Dc(G(z), s), 0) + BCE(Dc(x, s_wrong), 0)) / 3.
+    G: sum_i [BCE(Dc(G_i, s), 1) + BCE(Du(G_i), 1)] + lambda * (L1^w + L2^w + L1^s + L2^s) on the
+    last scale's images (DAMSM image encoder) + kl_weight * KL.
+
+    The mismatched pair is {real image, sentence of the pipeline's caption of another class}
+    (`wrong_tokens`), where upstream pairs real_features[:-1] with sentence[1:] of its batch:
+    the same kind of pair, and it does not depend on how the batch is split over replicas. The
+    DAMSM terms score this replica's examples against the whole global batch (all-gathered), so
+    a Mirrored step equals a one-device step.
+
+    Batches need `tokens`, `lengths`, `wrong_tokens`, `wrong_lengths`, `class_ids` and
+    `image_<s>` for every scale.
+
+    Args:
+        generator: an `AttentionTreeGenerator` (AttnGAN's, or SD-GAN's with SCBN).
+        discriminator: `MultiScaleDiscriminator` of `StageDiscriminator(variant="stackgan_v2")`.
+        text_encoder: frozen DAMSM `BiLstmTextEncoder` (run in inference mode, as upstream's
+            `text_encoder.eval()`).
+        image_encoder: frozen DAMSM image encoder (only for the DAMSM loss); None in a run converted
+            without it, which generates but does not train (the recipe's `check_inputs`).
+        image_sizes: the generator's scales.
+        damsm_weight: lambda (CUB 5, COCO 50).
+        kl_weight: KL coefficient (1).
+        gamma1, gamma2, gamma3, aggregation: DAMSM loss settings.
+
+    Reference: Xu et al., AttnGAN, CVPR 2018, Eq. 3-6 and 14; taoxugit/AttnGAN code/trainer.py
+    `condGANTrainer.train`, code/miscc/losses.py `discriminator_loss` / `generator_loss`.
+    """
+
+    def __init__(self, generator, discriminator, text_encoder, image_encoder, image_sizes=(64, 128, 256),
+                 damsm_weight=5.0, kl_weight=1.0, gamma1=4.0, gamma2=5.0, gamma3=10.0, aggregation="code", **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.text_encoder = frozen(text_encoder)
+        self.image_encoder = frozen(image_encoder)
+        self.image_sizes = tuple(image_sizes)
+        self.damsm_weight = damsm_weight
+        self.kl_weight = kl_weight
+        self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
+        self.aggregation = aggregation
+
+    def loss_term_names(self):
+        return scale_term_names(self.image_sizes) + ["damsm", "kl"]
+
+    def batch_conditioning(self, batch):
+        return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])
+
+    def forward(self, generator, conditioning, noise, training=True):
+        """(images of every scale, {"maps": attention maps of each attention stage, "mu", "log_sigma"})."""
+        words = conditioning["words"]
+        mask = word_mask(conditioning["lengths"], tf.shape(words)[1])
+        z, eps = self.split_noise(noise)
+        images, maps, mu, log_sigma = generator((z, conditioning["sentence"], words, mask, eps[0]), training=training)
+        return list(images), {"maps": list(maps), "mu": mu, "log_sigma": log_sigma}
+
+    def attention_maps(self, conditioning, noise, use_ema=True):
+        """(images of every scale, attention maps of each attention stage), as `generate` draws them."""
+        noise = tf.convert_to_tensor(noise, tf.float32)
+        images, extras = self.forward(self.generator_for(use_ema), conditioning, noise, training=False)
+        return images, extras["maps"]
+
+    def discriminator_loss(self, batch, noise):
+        text = self.batch_conditioning(batch)
+        sentence = text["sentence"]
+        wrong_sentence = damsm_text_conditioning(self.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])
+        fakes = [tf.stop_gradient(f) for f in self.forward(self.generator, text, noise)[0]]
+        reals = [batch[f"image_{s}"] for s in self.image_sizes]
+        return self.scale_discriminator_losses(reals, fakes, sentence, wrong_sentence["sentence"])
+
+    def scale_discriminator_losses(self, reals, fakes, sentence, wrong_sentence):
+        """(sum over scales, per-scale terms) of the D loss for one batch of real, generated
+        images and their sentences."""
+        real = self.discriminator((reals, sentence), training=True)
+        wrong = self.discriminator((reals, wrong_sentence), training=True)
+        fake = self.discriminator((fakes, sentence), training=True)
+        return sum_over_scales(self.image_sizes, [averaged_jcu_discriminator_loss(r, w, f)
+                                                  for r, w, f in zip(real, wrong, fake)], "d_loss")
+
+    def generator_loss(self, batch, noise):
+        text = self.batch_conditioning(batch)
+        fakes, extras = self.forward(self.generator, text, noise)
+        return self.generator_objective(fakes, extras, text, batch["lengths"], batch["class_ids"])
+
+    def generator_objective(self, fakes, extras, text, lengths, class_ids):
+        """(G loss, terms) of generated images `fakes` (every scale) made from `text` (the batch's
+        conditioning) with `forward`'s `extras`: adversarial over scales + DAMSM + KL."""
+        words, sentence = text["words"], text["sentence"]
+        outputs = self.discriminator((fakes, sentence), training=True)
+        total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out)[0] for out in outputs], "g_loss")
+        if self.image_encoder is None:  # a converted generation-only run: builds, never trains
+            terms["damsm"] = tf.zeros(())
+        else:
+            regions, code = self.image_encoder(fakes[-1], training=False)
+            damsm = damsm_terms(regions, code, words, sentence, lengths, class_ids, self.gamma1,
+                                self.gamma2, self.gamma3, self.aggregation)
+            terms["damsm"] = tf.add_n([damsm[k] for k in LOSS_TERMS])
+        terms["kl"] = conditioning_kl(extras["mu"], extras["log_sigma"])
+        return total + self.damsm_weight * terms["damsm"] + self.kl_weight * terms["kl"], terms
+
+    def get_config(self):
+        return {**super().get_config(), "image_sizes": self.image_sizes, "damsm_weight": self.damsm_weight,
+                "kl_weight": self.kl_weight, "gamma1": self.gamma1, "gamma2": self.gamma2, "gamma3": self.gamma3,
+                "aggregation": self.aggregation}
