@@ -2,6 +2,8 @@
 
 import keras
 
+from t2izoo.layers.global_batch_norm import GlobalBatchNormalization
+
 
 def conv_init(seed=None):
     return keras.initializers.RandomNormal(0.0, 0.02, seed=seed)
@@ -12,9 +14,11 @@ def gamma_init(seed=None):
 
 
 def batch_norm(synchronized: bool = False, **kwargs):
-    """BatchNormalization with the DCGAN gamma init; `synchronized` for tf.distribute."""
-    return keras.layers.BatchNormalization(
-        momentum=0.9, epsilon=1e-5, gamma_initializer=gamma_init(), synchronized=synchronized, **kwargs)
+    """BatchNormalization with the DCGAN gamma init; `synchronized` for tf.distribute (global-batch
+    statistics, `GlobalBatchNormalization`: the same variables)."""
+    if synchronized:
+        return GlobalBatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=gamma_init(), **kwargs)
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=gamma_init(), **kwargs)
 
 
 def orthogonal_init(model, seed: int = 0):

@@ -61,14 +61,19 @@ def check_train_step(trainer, batch, min_change=1e-7):
     return logs
 
 
-@functools.lru_cache(maxsize=None)
 def mirrored_strategy(devices=("/cpu:0", "/cpu:1")):
-    """One MirroredStrategy per device set for the whole process.
+    """One MirroredStrategy per device set for the whole process (`mirrored_strategy()` and
+    `mirrored_strategy(("/cpu:0", "/cpu:1"))` are the same one).
 
     Separate strategy instances in one process reuse collective instance keys, so a second
     one's synchronised batch norm can meet the first one's all-reduce ("Shape mismatch in the
     collective instance").
     """
+    return _mirrored_strategy(tuple(devices))
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy(devices):
     return tf.distribute.MirroredStrategy(list(devices))
 
 

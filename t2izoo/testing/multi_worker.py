@@ -99,9 +99,25 @@ def indexed_noise(self, batch):
     replica layout draws the same numbers for the same example."""
     import tensorflow as tf
 
-    step = tf.cast(self.d_optimizer.iterations, tf.int32)
+    step = tf.cast(self.checkpoint_optimizers()[-1].iterations, tf.int32)  # D's for GANs
     table = tf.random.stateless_normal((4096, self.noise_width()), seed=tf.stack([step, 7]))
     return tf.gather(table, tf.cast(batch["index"], tf.int32) % 4096)
+
+
+def _use_indexed_noise(family):
+    """Every trainer class that draws its own noise (`sample_noise`) draws `indexed_noise`."""
+    from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
+    from t2izoo.trainers.prebuilt import PrebuiltTrainer
+
+    family.make_recipe()  # imports the family's trainer
+    classes, todo = [ConditioningNoiseMixin], [PrebuiltTrainer]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    for cls in classes:
+        if "sample_noise" in vars(cls):
+            cls.sample_noise = indexed_noise
 
 
 def _task(strategy) -> str:
@@ -136,6 +152,7 @@ def run_job(job: dict, root: str, strategy_name: str):
     from t2izoo.trainers import run_loop
 
     family = registry.get(job["family"])
+    _use_indexed_noise(family)
     changes = dict(job.get("changes", {}))
     encoder_dir = changes.pop("encoder_dir", "")
     if job.get("preset"):
@@ -166,10 +183,6 @@ def main(argv=None):
     parser.add_argument("--root", required=True)
     parser.add_argument("--strategy", default="multi_worker")
     args = parser.parse_args(argv)
-    from t2izoo.trainers.base import GANTrainer
-    from t2izoo.trainers.conditioning_noise import ConditioningNoiseMixin
-
-    GANTrainer.sample_noise = ConditioningNoiseMixin.sample_noise = indexed_noise
     with open(args.jobs) as f:
         jobs = json.load(f)
     for job in jobs:

@@ -39,7 +39,8 @@ def test_two_replicas_normalise_with_the_global_batch_statistics(rng):
             layer = layer_cls(synchronized=True) if layer_cls is keras.layers.BatchNormalization else layer_cls()
             layer.build(x.shape)
         dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(x))
-        per_replica = strategy.run(tf.function(lambda b: layer(b, training=True)), args=(next(iter(dataset)),))
+        step = tf.function(lambda b: strategy.run(lambda x: layer(x, training=True), args=(b,)))
+        per_replica = step(next(iter(dataset)))
         return np.concatenate([v.numpy() for v in strategy.experimental_local_results(per_replica)])
 
     ours = np.max(np.abs(outputs(GlobalBatchNormalization) - reference))

@@ -10,11 +10,16 @@ from t2izoo.trainers.base import GANTrainer, frozen
 from t2izoo.trainers.manipulation import ManipulationModel
 
 
-def relevant_texts(matching, mismatched):
+def relevant_texts(matching, mismatched, first_half=None):
     """SISGAN's "relevant" texts t_hat: the first half of the batch takes the mismatched texts, the
-    second half its own (dong_iccv_2017 train.py); the generator edits x towards t_hat."""
-    half = keras.ops.shape(matching)[0] // 2
-    return keras.ops.concatenate([mismatched[:half], matching[half:]], axis=0)
+    second half its own (dong_iccv_2017 train.py); the generator edits x towards t_hat.
+
+    `first_half`: bool [B], which rows are in the first half of the *global* batch (under a
+    distribution strategy a replica holds a slice of it); default: the first half of these rows."""
+    if first_half is None:
+        b = keras.ops.shape(matching)[0]
+        first_half = keras.ops.arange(b) < b // 2
+    return keras.ops.where(first_half[:, None], mismatched, matching)
 
 
 def sisgan_discriminator_loss(real_logits, wrong_logits, fake_logits, cls_weight=0.5):
@@ -72,7 +77,12 @@ class SisganTrainer(ManipulationModel, GANTrainer):
 
     def _texts(self, batch):
         text, wrong = self.sentences(batch), self.sentences(batch, "wrong_")
-        return text, wrong, relevant_texts(text, wrong)
+        # The rows of this replica in the global batch (the official halves are the global batch's).
+        ctx = tf.distribute.get_replica_context()
+        local = tf.shape(text)[0]
+        replicas, replica = (ctx.num_replicas_in_sync, ctx.replica_id_in_sync_group) if ctx else (1, 0)
+        rows = replica * local + tf.range(local)
+        return text, wrong, relevant_texts(text, wrong, rows < (replicas * local) // 2)
 
     def discriminator_loss(self, batch, noise):
         images = batch[f"image_{self.image_size}"]

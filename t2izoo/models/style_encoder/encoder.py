@@ -28,17 +28,18 @@ class StyleEncoder(keras.Model):
     ("a convolutional network to invert G to regress from samples back onto z").
     """
 
-    def __init__(self, image_size=64, noise_width=100, ndf=64, **kwargs):
+    def __init__(self, image_size=64, noise_width=100, ndf=64, sync_batch_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.image_size = image_size
         self.noise_width = noise_width
         self.ndf = ndf
+        self.sync_batch_norm = sync_batch_norm
         steps = int(math.log2(image_size)) - 2
         if 2 ** (steps + 2) != image_size or steps < 1:
             raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
         self.convs = [layers.Conv2D(ndf * 2 ** min(i, 3), 4, strides=2, padding="same", use_bias=False,
                                     kernel_initializer=conv_init()) for i in range(steps)]
-        self.norms = [None] + [batch_norm() for _ in range(steps - 1)]  # no BN on the input layer (DCGAN)
+        self.norms = [None] + [batch_norm(sync_batch_norm) for _ in range(steps - 1)]  # no BN on the input layer (DCGAN)
         self.flatten = layers.Flatten()
         self.head = layers.Dense(noise_width, kernel_initializer=conv_init())
 
@@ -53,4 +54,4 @@ class StyleEncoder(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "image_size": self.image_size, "noise_width": self.noise_width,
-                "ndf": self.ndf}
+                "ndf": self.ndf, "sync_batch_norm": self.sync_batch_norm}

@@ -15,6 +15,7 @@ import dataclasses
 import os
 import shutil
 
+import tensorflow as tf
 from absl import flags
 
 from t2izoo import configs as config_lib
@@ -87,7 +88,11 @@ class StyleEncoderRecipe(run_loop.Recipe):
     def build_trainer(self, config, context):
         gan = context["gan"]
         size = context["gan_config"].image_size
-        encoder = StyleEncoder(image_size=size, noise_width=gan.noise_width(), ndf=config.ndf, name="style_encoder")
+        # Under a multi-replica strategy, S's batch norm uses the global batch (every worker keeps the
+        # same statistics, as one device).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        encoder = StyleEncoder(image_size=size, noise_width=gan.noise_width(), ndf=config.ndf,
+                               sync_batch_norm=replicas > 1, name="style_encoder")
         trainer = StyleEncoderTrainer(encoder, gan, image_size=size, seed=config.seed)
         trainer.compile(optimizers.adam(config.learning_rate, config.beta_1, config.beta_2, context["steps_per_epoch"]),
                         jit_compile=optimizers.jit_compile(config))

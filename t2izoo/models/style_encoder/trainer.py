@@ -52,10 +52,16 @@ class StyleEncoderTrainer(ManipulationModel, PrebuiltTrainer):
         self.s_optimizer.build(self.encoder.trainable_variables)
         self.built = True
 
+    def noise_width(self) -> int:
+        return self.gan.noise_width()
+
+    def sample_noise(self, batch):
+        """z ~ N(0, I) for every example of the batch, from this replica's stream."""
+        return self.noise_rng.normal((tf.shape(batch["index"])[0], self.noise_width()))
+
     def style_loss(self, batch, training=True):
         """(loss, z) on a batch: z ~ N(0, I) through the frozen EMA generator and back through S."""
-        b = tf.shape(batch["index"])[0]
-        noise = self.noise_rng.normal((b, self.gan.noise_width()))
+        noise = self.sample_noise(batch)
         fake = tf.stop_gradient(self.gan.generate(self.gan.batch_conditioning(batch), noise))
         return style_inversion_loss(noise, self.encoder(fake, training=training)), noise
 
