@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from t2izoo import registry
 from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -31,7 +30,7 @@ from serving.model_config import ModelConfig, load_model_config
 from serving.protocol import DEFAULT_SIGNATURE, ServingError
 from serving.registry import ModelRegistry, find_versions
 from serving.server import ModelServer
-from t2izoo.errors import ConfigError, T2IError
+from t2izoo.errors import ConfigError
 from t2izoo.export.saved_model import SERVING_SIGNATURE
 
 REPO = Path(__file__).resolve().parents[2]
