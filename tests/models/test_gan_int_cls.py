@@ -311,7 +311,8 @@ def test_generator_step_is_one_joint_pass_on_fresh_noise(rng):
     loss, terms = trainer.generator_loss(batch, d_noise)
     trainer.noise_rng.reset_from_seed(0)
     trainer.noise_rng.state.assign(state)
-    noise = trainer.noise_rng.normal((B + B // 2, Z))  # the G step's own draw: B fake + B/2 interpolated rows
+    # the G step's own draws: B fake rows, then B/2 interpolated rows
+    noise = tf.concat([trainer.noise_rng.normal((B, Z)), trainer.noise_rng.normal((B // 2, Z))], axis=0)
     text = batch["embedding"]
     t_all = tf.concat([text, (text[0::2] + text[1::2]) / 2], axis=0)
     logits = np.asarray(trainer.discriminator((trainer.generator((noise, t_all), training=True), t_all),

@@ -101,8 +101,11 @@ class GanIntClsTrainer(GANTrainer):
         The interpolated rows of given noise reuse its even rows.
         """
         if self.g_fresh_noise and "g_noise" not in batch:
-            rows = tf.shape(noise)[0]
-            return self.noise_rng.normal((rows + (rows // 2 if interp else 0), self.z_dim))
+            # Drawn through `sample_noise` (per example), so a test harness can pin it per example.
+            fresh = self.sample_noise({"index": batch["index"]})
+            if not interp:
+                return fresh
+            return tf.concat([fresh, self.sample_noise({"index": batch["index"][0::2]})], axis=0)
         base = batch["g_noise"] if self.g_fresh_noise else noise
         return tf.concat([base, base[0::2]], axis=0) if interp else base
 
