@@ -30,13 +30,9 @@ def recipe_for(model_dir: str):
     return family.make_recipe(), config_lib.load_config(family.config_class, model_dir)
 
 
-class Text2Image:
-    """A restored run that turns captions into images.
-
-    Example:
-        >>> t2i = Text2Image.load("runs/gan_int_cls_shapes")
-        >>> images = t2i(["a large red circle in the center"], num_per_caption=4, seed=0)
-    """
+class RestoredRun:
+    """A trained run restored for inference (`load`): its recipe, config, trainer, vocabulary and
+    conditioner; `Text2Image` and `t2izoo.manipulate.ImageManipulator` are the two kinds."""
 
     def __init__(self, recipe, config, trainer, context, use_ema: bool = True, model_dir: str = ""):
         self.use_ema = use_ema
@@ -50,12 +46,26 @@ class Text2Image:
         self.checkpoint = None
 
     @classmethod
-    def load(cls, model_dir: str, checkpoint_path: str | None = None, use_ema: bool = True) -> "Text2Image":
-        recipe, config = recipe_for(model_dir)
+    def recipe_for(cls, model_dir: str):
+        """(recipe, config) of the run in `model_dir`; a kind refuses runs it cannot serve here."""
+        return recipe_for(model_dir)
+
+    @classmethod
+    def load(cls, model_dir: str, checkpoint_path: str | None = None, use_ema: bool = True):
+        recipe, config = cls.recipe_for(model_dir)
         trainer, context = restore_for_inference(recipe, config, model_dir, checkpoint_path)
-        t2i = cls(recipe, config, trainer, context, use_ema, model_dir)
-        t2i.checkpoint = checkpoint_path
-        return t2i
+        run = cls(recipe, config, trainer, context, use_ema, model_dir)
+        run.checkpoint = checkpoint_path
+        return run
+
+
+class Text2Image(RestoredRun):
+    """A restored run that turns captions into images.
+
+    Example:
+        >>> t2i = Text2Image.load("runs/gan_int_cls_shapes")
+        >>> images = t2i(["a large red circle in the center"], num_per_caption=4, seed=0)
+    """
 
     @property
     def step(self) -> int:

@@ -24,7 +24,7 @@ from t2izoo import registry
 from t2izoo.data import text as text_lib
 from t2izoo.data.pipeline import image_to_float
 from t2izoo.errors import ConfigError, DataError
-from t2izoo.trainers.checkpointing import restore_for_inference
+from t2izoo.generate import RestoredRun
 from t2izoo.utils.cli import run_main
 from t2izoo.utils.pixels import to_uint8
 
@@ -61,7 +61,7 @@ def fit_image(image: np.ndarray, size: int, resize: bool = True, where: str = "i
     return np.asarray(Image.fromarray(image.astype(np.uint8)).resize((size, size), Image.BILINEAR))
 
 
-class ImageManipulator:
+class ImageManipulator(RestoredRun):
     """A restored manipulation run: (images, new captions) -> edited images.
 
     Example:
@@ -69,29 +69,13 @@ class ImageManipulator:
         >>> edited = m(images_uint8, ["a large blue circle in the center"] * len(images_uint8))
     """
 
-    def __init__(self, recipe, config, trainer, context, model_dir: str = "", use_ema: bool = True):
-        self.recipe = recipe
-        self.config = config
-        self.trainer = trainer
-        self.context = context
-        self.vocab = context["vocab"]
-        self.conditioner = context["conditioner"]
-        self.model_dir = model_dir
-        self.use_ema = use_ema
-        self.checkpoint = None
-
     @classmethod
-    def load(cls, model_dir: str, checkpoint_path: str | None = None, use_ema: bool = True) -> "ImageManipulator":
+    def recipe_for(cls, model_dir: str):
         family = registry.family_of_run(model_dir)
         if not family.is_manipulation:
             raise ConfigError(f"{model_dir} is a {family.name} run (text to image), not a manipulation model; "
                               "use python -m t2izoo.generate")
-        config = config_lib.load_config(family.config_class, model_dir)
-        recipe = family.make_recipe()
-        trainer, context = restore_for_inference(recipe, config, model_dir, checkpoint_path)
-        m = cls(recipe, config, trainer, context, model_dir, use_ema)
-        m.checkpoint = checkpoint_path
-        return m
+        return family.make_recipe(), config_lib.load_config(family.config_class, model_dir)
 
     @property
     def image_size(self) -> int:
