@@ -1,4 +1,4 @@
-"""Two-convolution residual block of StackGAN Stage-II (ReLU) and StackGAN++/AttnGAN (GLU)."""
+"""Two-convolution residual block of StackGAN Stage-II (ReLU), StackGAN++/AttnGAN (GLU) and TAGAN/SISGAN."""
 
 import keras
 
@@ -13,6 +13,8 @@ class ResidualBlock(keras.layers.Layer):
         gated: StackGAN++/AttnGAN `ResBlock`: the first conv has 2C channels and a GLU, and the
             sum is returned as is. Otherwise StackGAN Stage-II's `residual_block`: ReLU inside
             and ReLU after the sum.
+        relu_after_sum: ReLU after the sum of the ungated block (StackGAN); False: the sum is
+            returned as is (TAGAN's `ResidualBlock`, woozzu/tagan model.py).
         sync_batch_norm: synchronise BN statistics across replicas.
 
     Inputs: [B, H, W, C]; output [B, H, W, C].
@@ -24,9 +26,10 @@ class ResidualBlock(keras.layers.Layer):
     Reference: StackGAN stageII/model.py `residual_block`; StackGAN-v2 code/model.py `ResBlock`.
     """
 
-    def __init__(self, gated=True, sync_batch_norm=False, **kwargs):
+    def __init__(self, gated=True, sync_batch_norm=False, relu_after_sum=True, **kwargs):
         super().__init__(**kwargs)
         self.gated = gated
+        self.relu_after_sum = relu_after_sum
         self.sync_batch_norm = sync_batch_norm
 
     def build(self, input_shape):
@@ -48,7 +51,8 @@ class ResidualBlock(keras.layers.Layer):
         h = self.norm1(self.conv1(x), training=training)
         h = self.glu(h) if self.gated else keras.ops.relu(h)
         h = x + self.norm2(self.conv2(h), training=training)
-        return h if self.gated else keras.ops.relu(h)
+        return keras.ops.relu(h) if self.relu_after_sum and not self.gated else h
 
     def get_config(self):
-        return {**super().get_config(), "gated": self.gated, "sync_batch_norm": self.sync_batch_norm}
+        return {**super().get_config(), "gated": self.gated, "sync_batch_norm": self.sync_batch_norm,
+                "relu_after_sum": self.relu_after_sum}
