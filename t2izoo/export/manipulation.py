@@ -12,7 +12,7 @@ Tokenization, the text encoder, the manipulation and the conversion to uint8 run
 
 TFLite (`OUT/<model_name>/tflite/manipulator.tflite`): `images` float32 [batch, S, S, 3] in
 [-1, 1] and the text conditioning (the conditioner's `conditioning_specs`: `embedding` for
-char-CNN-RNN runs, `sentence` for SISGAN) in, `images` float32 [batch, S, S, 3] in [-1, 1] out;
+char-CNN-RNN runs, `sentence` for SISGAN, word ids `tokens` + `lengths` for TAGAN) in, `images` float32 [batch, S, S, 3] in [-1, 1] out;
 the phone runs the text encoder itself (or the SavedModel's tokenizer) to get the conditioning.
 """
 
@@ -118,7 +118,7 @@ def export_manipulation_tflite(model_dir: str, base: str, model_name: str | None
     with open(os.path.join(directory, "model_info.json"), "w") as f:
         json.dump({"task": "manipulation", "family": manipulator.recipe.name, "step": manipulator.step,
                    "inputs": ["images float32 [%d, %d, %d, 3] in [-1, 1]" % (batch_size, size, size)]
-                   + [f"{s.name} float32 {list(s.shape)}" for s in specs],
+                   + [f"{s.name} {s.dtype.name} {list(s.shape)}" for s in specs],
                    "outputs": ["images float32 in [-1, 1]"], "text": conditioner.encoder_description(batch_size),
                    "time": time.strftime("%Y-%m-%dT%H:%M:%S")}, f, indent=2)
     return path
