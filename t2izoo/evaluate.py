@@ -490,7 +490,8 @@ def evaluate_run(model_dir: str, metrics, num_samples: int, split: str, seed: in
         if unknown:  # before restoring anything
             raise ConfigError(f"unknown metrics {unknown} for a manipulation run; choose from "
                               f"{', '.join(_MANIPULATION_METRICS)}")
-        kwargs.pop("inception_weights", None)
+        for text_to_image_only in ("inception_weights", "fid_extractor"):  # the CLI passes them for every run
+            kwargs.pop(text_to_image_only, None)
         return evaluate_manipulation(ImageManipulator.load(model_dir, checkpoint_path, use_ema), metrics, num_samples,
                                      split, seed, damsm_dir=damsm_dir, **kwargs)
     from t2izoo.generate import Text2Image
