@@ -91,6 +91,7 @@ class GANTrainer(PrebuiltTrainer):
         object.__setattr__(self, "_ema_generator", None)
         object.__setattr__(self, "_example", None)  # (conditioning, noise) that builds the EMA generator
         object.__setattr__(self, "_ema_synced_at", None)  # G step of the last `sync_ema`
+        object.__setattr__(self, "_step_passes", None)  # `shared_forward`'s cache while a step is traced
         self.ema_weights = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -166,6 +167,20 @@ class GANTrainer(PrebuiltTrainer):
             return batch["noise"]
         return self.noise_rng.normal((self.batch_size_of(batch), self.z_dim))
 
+    def shared_forward(self, conditioning, noise, key="fake"):
+        """`forward(generator, conditioning, noise)` run once per training step and shared by the
+        D and G losses (StackGAN-v2's and AttnGAN's trainers draw `fake_imgs` once and feed D
+        `fake.detach()`): inside `train_step` the first call under `key` runs the generator
+        (recorded for G's update) and later calls return the same tensors; elsewhere (building,
+        a loss called directly) it just runs `forward`. The caller is responsible for asking
+        under one key only with the same conditioning and noise; D's loss stops the gradient."""
+        passes = self._step_passes
+        if passes is None:
+            return self.forward(self.generator, conditioning, noise)
+        if key not in passes:
+            passes[key] = self.forward(self.generator, conditioning, noise)
+        return passes[key]
+
     def discriminator_loss(self, batch, noise):
         raise NotImplementedError
 
@@ -182,11 +197,26 @@ class GANTrainer(PrebuiltTrainer):
         return loss, terms
 
     def train_step(self, batch):
+        """D's update, then G's, from one generator pass (`shared_forward`).
+
+        G's tape is open over both updates: the pass the D loss asks for first is recorded there,
+        D's update is applied, and G's loss reuses that pass against the updated D, so the
+        gradients are those of two separate passes with the same noise, the batch-norm moving
+        statistics advance once per step, and the generator's forward costs one pass, not two.
+        D's own tape sees the pass as a constant (its loss stops the gradient)."""
         noise = self.sample_noise(batch)
-        d_loss, d_terms = self._apply(self.discriminator_loss, self.discriminator_variables(),
-                                      self.d_optimizer, batch, noise)
-        g_loss, g_terms = self._apply(self.generator_loss, self.generator_variables(),
-                                      self.g_optimizer, batch, noise)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        object.__setattr__(self, "_step_passes", {})
+        try:
+            with tf.GradientTape() as g_tape:
+                d_loss, d_terms = self._apply(self.discriminator_loss, self.discriminator_variables(),
+                                              self.d_optimizer, batch, noise)
+                g_loss, g_terms = self.generator_loss(batch, noise)
+                scaled = g_loss / replicas
+        finally:
+            object.__setattr__(self, "_step_passes", None)
+        g_variables = self.generator_variables()
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_variables), g_variables))
         self.update_ema()
         values = {"d_loss": d_loss, "g_loss": g_loss, **d_terms, **g_terms}
         for name, tracker in self.trackers.items():
