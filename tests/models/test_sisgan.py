@@ -81,12 +81,11 @@ def make_text_encoder(weights=None):
     return encoder
 
 
-def make_trainer(text_weights=None, sync=False, jit_compile=False):
+def make_trainer(text_weights=None, sync=False, jit_compile=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)):
     g = SisganGenerator(S, ngf=2, condition_dim=C, num_residual=1, image_encoder="cnn", sync_batch_norm=sync)
     d = StageDiscriminator(S, ndf=4, variant="stackgan", text_proj_dim=4, sync_batch_norm=sync)
     trainer = SisganTrainer(g, d, make_text_encoder(text_weights), image_size=S, z_dim=C, seed=2)
-    trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    jit_compile=jit_compile)
+    trainer.compile(optimizer(), optimizer(), jit_compile=jit_compile)
     return trainer
 
 
@@ -156,3 +155,9 @@ def test_real_data_presets_need_local_vgg_weights(tmp_path):
                                                             vgg_top_weights=str(tmp_path / "b.h5")))
     with pytest.raises(ConfigError, match="image_encoder"):
         dataclasses.replace(cub, image_encoder="resnet")
+
+
+def test_one_generator_pass_per_step_equals_two_passes(rng):
+    weights = make_text_encoder().get_weights()  # one text encoder for both sides
+    gan_checks.check_one_pass_matches_two_passes(
+        lambda: make_trainer(weights, optimizer=lambda: keras.optimizers.SGD(1e-2)), make_batch(rng, noise=True))
