@@ -16,7 +16,11 @@ from t2izoo.models.tagan.config import TAGAN_PRESETS, TaganConfig
 from t2izoo.models.tagan.discriminator import TextAdaptiveDiscriminator
 from t2izoo.models.tagan.generator import TaganGenerator
 from t2izoo.models.tagan.recipe import TaganRecipe
-from t2izoo.models.tagan.trainer import TaganTrainer, tagan_discriminator_loss, tagan_generator_loss
+from t2izoo.models.tagan.trainer import (
+    TaganTrainer,
+    tagan_discriminator_loss,
+    tagan_generator_loss,
+)
 from t2izoo.testing import gan_checks
 
 B, S, T, V, C = 8, 32, 6, 20, 4
@@ -201,6 +205,13 @@ def test_train_step_moves_g_and_d_and_manipulation_is_deterministic(rng):
     want = trainer.generator((images, cond["tokens"], cond["lengths"], tf.zeros((B, C))), training=False)[0].numpy()
     np.testing.assert_allclose(live, want, atol=1e-6)
     assert np.abs(live - trainer.manipulate(-images, cond, use_ema=False).numpy()).max() > 0.0
+
+
+def test_one_generator_pass_per_step_equals_two_passes(rng):
+    """The edit pass G(x, t_mis) is shared by the D and G updates (`shared_forward`): the same
+    updates as a generator pass in each loss (the reconstruction pass stays G's own)."""
+    gan_checks.check_one_pass_matches_two_passes(
+        lambda: make_trainer(optimizer=lambda: keras.optimizers.SGD(1e-2)), make_batch(rng, noise=True))
 
 
 @pytest.mark.slow

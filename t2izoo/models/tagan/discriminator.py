@@ -108,13 +108,15 @@ class TextAdaptiveDiscriminator(keras.Model):
         return self.text_encoder((tokens, lengths), training=training)
 
     def conditional_score(self, features, words, sentence, mask):
-        """D(x, t) [B] in (0, 1] from the image features and the text's word features."""
-        alpha = masked_word_attention(words, sentence, mask)
-        beta = keras.ops.softmax(self.scale_weights(words), axis=-1)  # [B, T, 3]
+        """D(x, t) [B] in (0, 1] from the image features and the text's word features (float32: the
+        softmaxes, sigmoids and the product over words lose too much in 16 bits)."""
+        f32 = lambda x: keras.ops.cast(x, "float32")  # noqa: E731
+        alpha = masked_word_attention(f32(words), f32(sentence), f32(mask))
+        beta = keras.ops.softmax(f32(self.scale_weights(words)), axis=-1)  # [B, T, 3]
         s = 0.0
         for i, (f, gen) in enumerate(zip(features, self.word_filters)):
-            filters = gen(words)  # [B, T, C_i + 1]: the word's weights, then its bias
-            logit = keras.ops.sum(filters[..., :-1] * f[:, None, :], axis=-1) + filters[..., -1]
+            filters = f32(gen(words))  # [B, T, C_i + 1]: the word's weights, then its bias
+            logit = keras.ops.sum(filters[..., :-1] * f32(f)[:, None, :], axis=-1) + filters[..., -1]
             s = s + beta[..., i] * keras.ops.sigmoid(logit)
         log_s = keras.ops.log(keras.ops.minimum(s + self.eps, 1.0))
         return keras.ops.exp(keras.ops.sum(alpha * log_s, axis=1))

@@ -40,6 +40,7 @@ def tagan_generator_loss(fake_logits, fake_scores, reconstruction, images, edit_
     """
     g_fake = keras.ops.mean(bce_with_logits(fake_logits, 1.0))
     g_fake_cond = probability_bce(fake_scores, 1.0)
+    reconstruction, images = keras.ops.cast(reconstruction, "float32"), keras.ops.cast(images, "float32")
     g_recon = keras.ops.mean(keras.ops.abs(reconstruction - images))
     kl = conditioning_kl(*edit_ca) + conditioning_kl(*recon_ca)
     total = g_fake + cond_weight * g_fake_cond + recon_weight * g_recon + kl_weight * kl
@@ -89,8 +90,9 @@ class TaganTrainer(ManipulationModel, GANTrainer):
         return [images], {"mu": mu, "log_sigma": log_sigma}
 
     def _edit(self, batch, noise):
-        """The edit pass x_hat = G(x, t_mis) (the same in the D and the G step of a train step)."""
-        return self.forward(self.generator, self.batch_conditioning(batch, "wrong_"), noise)
+        """The edit pass x_hat = G(x, t_mis): one generator pass per train step, shared by the D and
+        the G step (`shared_forward`; train.py runs it twice with fresh CA noise)."""
+        return self.shared_forward(self.batch_conditioning(batch, "wrong_"), noise)
 
     def discriminator_loss(self, batch, noise):
         d = self.discriminator
