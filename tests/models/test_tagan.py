@@ -279,3 +279,15 @@ def test_cub_parameter_counts_match_the_official_layer_list():
                           if "word_vectors" not in v.path)
     assert count(g) == official_generator_params() == 28_771_651
     assert count(d) == official_discriminator_params() == 15_432_263
+
+
+@pytest.mark.slow
+def test_a_tiny_run_evaluates_with_the_cli_options(tmp_path):
+    """`python -m t2izoo.evaluate` passes every run its text-to-image options (inception_weights,
+    fid_extractor); a manipulation run ignores them and is scored."""
+    from t2izoo.evaluate import evaluate_run
+    from t2izoo.testing import tiny
+
+    run = tiny.build_tiny_run("tagan", tmp_path)
+    result = evaluate_run(run, ["manip_recon"], 4, "test", inception_weights=None, fid_extractor="keras")
+    assert result["step"] == 6 and 0.0 < result["recon_l1"] < 1.0
