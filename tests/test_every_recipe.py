@@ -1,8 +1,9 @@
 """Promises every registered recipe keeps, checked on its tiny config through the run loop.
 
 * Exact resume: a run interrupted after its checkpoint at step 2 and resumed ends at step 4 with
-  every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, noise and Keras seed
-  generator states) equal to an uninterrupted 4-step run's.
+  every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, the noise generator's
+  state; Keras SeedGenerator states are not saved yet, see NOT_YET_EXACT) equal to an
+  uninterrupted 4-step run's.
 
 The interrupted run is the uninterrupted run's directory as it stood after step 2 (a copy whose
 step-4 checkpoint is gone, its `checkpoint` state file rewritten without timestamps): a process
