@@ -10,7 +10,9 @@ one `train_step` traced with `tf.function` (XLA or not, as `jit_compile`), `--wa
 steps, then the median of `--steps` timed steps on one random batch (random images, text
 embeddings or token ids of the preset's shapes, so the figure measures models and updates, not
 the data pipeline). Columns: seconds per step, images per second, steps per minute (the quick
-start's figure: `gan_int_cls:shapes`), and the process's peak resident memory (ru_maxrss: models,
+start's figure: `gan_int_cls:shapes`), CPU seconds per step (user + system time of the process:
+on a loaded machine the wall-clock figures grow with the load, this one much less, so it is the
+one to compare between rows measured at different loads), and the process's peak resident memory (ru_maxrss: models,
 optimizer state, the traced/compiled step and its buffers; for AttnGAN/SD-GAN also the frozen
 DAMSM encoders, Inception-v3 at the paper presets with random weights: the same computation).
 
@@ -94,15 +96,16 @@ def measure(family, preset, xla, precision, passes, steps, warmup) -> dict:
     for _ in range(warmup):
         float(step(batch)["g_loss"])
     first = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for _ in range(steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         float(step(batch)["g_loss"])
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     median = float(np.median(times))
     return {"run": f"{family}:{preset}", "xla": int(xla), "precision": precision, "passes": passes,
             "batch": config.batch_size, "s_per_step": median, "min": min(times), "max": max(times),
-            "images_per_s": config.batch_size / median, "steps_per_min": 60.0 / median, "warmup_s": first,
+            "cpu_s_per_step": float(np.median(cpu)), "images_per_s": config.batch_size / median, "steps_per_min": 60.0 / median, "warmup_s": first,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
             "load": os.getloadavg()[0]}
 
@@ -126,7 +129,7 @@ def main():
     print(f"CPU: {os.cpu_count()} cores visible, {platform.processor() or platform.machine()}; TensorFlow "
           f"{tf.__version__}; median of {args.steps} steps after {args.warmup} warm-up; one process per row")
     print(f"{'run':<20}{'XLA':>4}{'precision':>10}{'passes':>7}{'batch':>6}{'s/step':>9}{'img/s':>8}"
-          f"{'steps/min':>10}{'peak RSS GB':>12}{'load':>6}", flush=True)
+          f"{'steps/min':>10}{'CPU s/step':>11}{'peak RSS GB':>12}{'load':>6}", flush=True)
     combos = itertools.product(args.runs.split(","), args.xla.split(","), args.precision.split(","),
                                args.passes.split(","))
     for run, xla, precision, passes in combos:
@@ -140,7 +143,8 @@ def main():
             continue
         r = json.loads(rows[-1])
         print(f"{r['run']:<20}{r['xla']:>4}{r['precision']:>10}{r['passes']:>7}{r['batch']:>6}{r['s_per_step']:>9.3f}"
-              f"{r['images_per_s']:>8.1f}{r['steps_per_min']:>10.1f}{r['peak_rss_gb']:>12.2f}{r['load']:>6.1f}",
+              f"{r['images_per_s']:>8.1f}{r['steps_per_min']:>10.1f}{r['cpu_s_per_step']:>11.3f}{r['peak_rss_gb']:>12.2f}"
+              f"{r['load']:>6.1f}",
               flush=True)
 
 

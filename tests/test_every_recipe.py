@@ -1,16 +1,20 @@
 """Promises every registered recipe keeps, checked on its tiny config through the run loop.
 
 * Exact resume: a run interrupted after its checkpoint at step 2 and resumed ends at step 4 with
-  every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, noise and Keras seed
-  generator states) equal to an uninterrupted 4-step run's.
+  every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, the noise generator's
+  state; Keras SeedGenerator states are not saved yet, see NOT_YET_EXACT) equal to an
+  uninterrupted 4-step run's.
 
 The interrupted run is the uninterrupted run's directory as it stood after step 2 (a copy whose
-step-4 checkpoint is gone): a process killed between steps 2 and 4 leaves exactly that.
+step-4 checkpoint is gone, its `checkpoint` state file rewritten without timestamps): a process
+killed between steps 2 and 4 leaves that. The resumed run must start from step 2: a run that
+restarts from 0 would end the same for a deterministic family and prove nothing.
 """
 
 import dataclasses
 import shutil
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,11 +23,24 @@ from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 
 # GAN-INT-CLS is covered by tests/test_run_loop.py (resume, SIGKILL, damaged checkpoints).
-# Open (issue #26): a resumed SISGAN run diverges from the uninterrupted one from its first step
-# (the discriminator's optimizer state first); the cause is not found yet.
-NOT_YET_EXACT = {"sisgan": "SISGAN's resumed run is not yet exact (issue #26)"}
+# Open, found once this test really resumed (#26): DAMSM's text encoder draws its embedding dropout
+# from a Keras SeedGenerator whose state is not checkpointed (`make_checkpoint` saves
+# `trainer.weights`, which leaves out seed-generator states; `trainer.variables` has them), so the
+# resumed steps draw other dropout masks: the run differs from step 3, the first resumed step.
+NOT_YET_EXACT = {"damsm": "the dropout SeedGenerator's state is not in the checkpoint (#26)"}
 RUNS = [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET_EXACT[name], strict=True))
         if name in NOT_YET_EXACT else name for name in sorted(tiny.tiny_runs()) if name != "gan_int_cls"]
+
+
+class _FirstStep(keras.callbacks.Callback):
+    """Records the step `fit` starts from: a run that ignored its checkpoint starts from 0."""
+
+    def __init__(self, recipe):
+        super().__init__()
+        self.recipe = recipe
+
+    def on_train_begin(self, logs=None):
+        self.step = self.recipe.step(self.model)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +76,11 @@ def test_an_interrupted_run_resumes_exactly(name, tiny_root, tmp_path):
     for f in ckpt_dir.glob("ckpt-4.*"):
         f.unlink()
     (ckpt_dir / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
-    resumed = run_loop.train_config(config, str(interrupted), verbose=0)
-    assert run_loop.registry.family_of_config(type(config).__name__).make_recipe().step(resumed) == 4
+    recipe = run_loop.registry.family_of_config(type(config).__name__).make_recipe()
+    first = _FirstStep(recipe)
+    resumed = run_loop.train_config(config, str(interrupted), verbose=0, extra_callbacks=[first])
+    assert first.step == 2, "the resumed run did not start from its step-2 checkpoint"
+    assert recipe.step(resumed) == 4
     want, got = _saved_tensors(whole), _saved_tensors(interrupted)
     assert sorted(want) == sorted(got)
     differing = [k for k in want if not np.array_equal(want[k], got[k])]

@@ -369,6 +369,11 @@ def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, ve
     context["steps_per_epoch"] = steps_per_epoch
     last_step = total_steps(config, steps_per_epoch)
 
+    # Seeded again: the trainer's initial weights must not depend on how much of the global RNG
+    # `prepare` used, which differs between a fresh start and a restart (SISGAN trains its text
+    # encoder only when its weights file is missing: a run killed before its first checkpoint
+    # restarted with other initial weights than the uninterrupted run).
+    keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         with training_precision(config.mixed_precision):  # variables float32 in every precision
             trainer = recipe.build_trainer(config, context)

@@ -161,3 +161,31 @@ def test_one_generator_pass_per_step_equals_two_passes(rng):
     weights = make_text_encoder().get_weights()  # one text encoder for both sides
     gan_checks.check_one_pass_matches_two_passes(
         lambda: make_trainer(weights, optimizer=lambda: keras.optimizers.SGD(1e-2)), make_batch(rng, noise=True))
+
+
+@pytest.mark.slow  # two tiny SISGAN runs
+def test_a_run_restarted_before_its_first_checkpoint_starts_as_the_uninterrupted_one(tmp_path):
+    """Killed after its text encoder's pretraining (vse_text_encoder.weights.h5 written) but before
+    the first checkpoint, a rerun loads that encoder instead of training it; the GAN it builds must
+    still get the uninterrupted run's initial weights (issue #26: it did not, as the pretraining
+    had used the global RNG the GAN's initializers draw from)."""
+    import shutil
+
+    from t2izoo.testing import tiny
+    from t2izoo.trainers import run_loop
+
+    def saved(model_dir):
+        reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir / "checkpoints")))
+        return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()
+                if n != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+    config = tiny.tiny_config("sisgan", max_steps=2, checkpoint_every=2, sample_every=100, eval_images=0)
+    whole, restarted = tmp_path / "whole", tmp_path / "restarted"
+    run_loop.train_config(config, str(whole), verbose=0)
+    shutil.copytree(whole, restarted)
+    shutil.rmtree(restarted / "checkpoints")  # what a kill before the first save leaves
+    run_loop.train_config(config, str(restarted), verbose=0)
+    want, got = saved(whole), saved(restarted)
+    assert sorted(want) == sorted(got)
+    differing = [k for k in want if not np.array_equal(want[k], got[k])]
+    assert not differing, f"{len(differing)} of {len(want)} saved tensors differ: {differing[:5]}"

@@ -13,13 +13,14 @@ from t2izoo.errors import ConfigError
 from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 from t2izoo.trainers.precision import loss_scaled, training_precision
+from tests.models import test_attngan as attngan
 from tests.models import test_stackgan_v2 as stackgan_v2
 
 
-def _built(precision, batch):
-    """A tiny StackGAN++ trainer built in `precision` (float16: loss-scaled Adam)."""
+def _built(precision, batch, family=stackgan_v2):
+    """A tiny StackGAN++ (or AttnGAN) trainer built in `precision` (float16: loss-scaled Adam)."""
     with training_precision(precision):
-        trainer = stackgan_v2.make_trainer(
+        trainer = family.make_trainer(
             # float16: a scale whose first step does not overflow, so that both sides take it.
             optimizer=lambda: loss_scaled(keras.optimizers.Adam(2e-4, 0.5, 0.999), precision, initial_scale=64.0))
         trainer.build_from_batch(batch)
@@ -30,10 +31,13 @@ def _step(trainer, batch) -> dict:
     return {k: float(v) for k, v in tf.function(trainer.train_step)(batch).items()}
 
 
-@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
-def test_a_mixed_precision_step_is_finite_and_close_to_float32(precision, rng):
-    batch = {k: tf.constant(v) for k, v in stackgan_v2.make_batch(rng, noise=True).items()}
-    reference, trainer = _built("none", batch), _built(precision, batch)
+@pytest.mark.parametrize("family, precision", [(stackgan_v2, "bfloat16"), (stackgan_v2, "float16"),
+                                               (attngan, "bfloat16")], ids=["stackgan_v2-bf16", "stackgan_v2-f16",
+                                                                            "attngan-bf16"])
+def test_a_mixed_precision_step_is_finite_and_close_to_float32(family, precision, rng):
+    # AttnGAN: word attention, DAMSM terms through 16-bit encoders, the KL of 16-bit CA outputs.
+    batch = {k: tf.constant(v) for k, v in family.make_batch(rng, noise=True).items()}
+    reference, trainer = _built("none", batch, family), _built(precision, batch, family)
     start = reference.get_weights()
     trainer.set_weights(start)
     want, got = _step(reference, batch), _step(trainer, batch)
