@@ -26,11 +26,6 @@ RUNS = [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET_EXACT[name], s
         if name in NOT_YET_EXACT else name for name in sorted(tiny.tiny_runs()) if name != "gan_int_cls"]
 
 
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("tiny_runs")
-
-
 def _config(name, root, **changes):
     family, run_changes = tiny.tiny_runs()[name]
     run_changes = {k: tiny.build_tiny_run(v[len("<run:"):-1], root) if isinstance(v, str) and v.startswith("<run:")

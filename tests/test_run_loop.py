@@ -24,16 +24,15 @@ from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 
 
+# The text encoders are the session's shared tiny runs (tests/conftest.py): read-only here.
 @pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("encoder"))
-    run_loop.train_config(tiny.tiny_config("char_cnn_rnn"), path, verbose=0)
-    return path
+def encoder_dir(tiny_run):
+    return tiny_run("char_cnn_rnn")
 
 
 @pytest.fixture(scope="module")
-def damsm_run(tmp_path_factory):
-    return tiny.build_tiny_run("damsm", tmp_path_factory.mktemp("damsm"))
+def damsm_run(tiny_run):
+    return tiny_run("damsm")
 
 
 @pytest.fixture(scope="module")

@@ -56,21 +56,16 @@ def max_diff(a, b) -> int:
     return int(np.max(np.abs(np.asarray(a, np.int32) - np.asarray(b, np.int32))))
 
 
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory):
-    """One folder for every tiny run, so they share the pretrained text encoders."""
-    return tmp_path_factory.mktemp("tiny-runs")
-
-
+# The tiny runs are the session's shared ones (tests/conftest.py's `tiny_run`): read-only here.
 @pytest.fixture(scope="module", params=tiny.generator_run_names())
-def run_dir(request, tiny_root):
-    return tiny.build_tiny_run(request.param, tiny_root)
+def run_dir(request, tiny_run):
+    return tiny_run(request.param)
 
 
 @pytest.fixture(scope="module")
-def gan_run(tiny_root):
+def gan_run(tiny_run):
     """The GAN-INT-CLS run, for checks that do not depend on the recipe."""
-    return tiny.build_tiny_run("gan_int_cls", tiny_root)
+    return tiny_run("gan_int_cls")
 
 
 @pytest.fixture(scope="module")

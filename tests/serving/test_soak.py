@@ -20,8 +20,13 @@ MAX_BATCH = 4
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    base = soak_lib.tiny_export(str(tmp_path_factory.mktemp("soak")))
+def exported(tiny_run, tmp_path_factory):
+    """`soak_lib.tiny_export` of the session's shared tiny GAN-INT-CLS run (tests/conftest.py)."""
+    from t2izoo.export import saved_model
+
+    base = str(tmp_path_factory.mktemp("soak"))
+    saved_model.export_saved_model(tiny_run("gan_int_cls"), base, "soak", version=1)
+    base = os.path.join(base, "soak")
     return base, soak_lib.expected_images(os.path.join(base, "1"), seeds=range(4))
 
 
