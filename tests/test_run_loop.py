@@ -285,7 +285,6 @@ run_loop.train_config(config, sys.argv[2], verbose=0, extra_callbacks=[Kill()])
 """
 
 
-@pytest.mark.slow  # a TensorFlow subprocess
 def test_sigkill_then_rerun_reaches_the_uninterrupted_weights(six_steps, encoder_dir, tmp_path):
     """kill -9 at step 5 (checkpoints every 2): the rerun resumes from step 4 and ends exactly
     where an uninterrupted run of the same seed ends (Keras `BackupAndRestore`'s promise)."""

@@ -8,9 +8,6 @@ import tensorflow as tf
 from t2izoo.export import manipulation as export_lib
 from t2izoo.testing import tiny
 
-pytestmark = pytest.mark.slow  # trains a tiny run of each manipulation family
-
-
 @pytest.fixture(scope="module", params=tiny.generator_run_names("manipulation"))
 def run_dir(request, tiny_run):
     return tiny_run(request.param)  # the session's shared run (tests/conftest.py): read-only here

@@ -201,7 +201,6 @@ def test_generate_and_attention_figures(rng, tmp_path):
     assert os.path.getsize(path) > 1000
 
 
-@pytest.mark.slow
 def test_mirrored_step_equals_single_device(rng):
     # The DAMSM terms score each replica's examples against the all-gathered global batch.
     # SGD, not Adam: the summed gradients agree to float precision (~1e-6 relative), but Adam's
@@ -220,7 +219,6 @@ def test_mirrored_step_equals_single_device(rng):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.slow
 def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, tiny_run, monkeypatch, capsys):
     """`eval_images` > 0: the end of training runs the evaluator on both splits (eval.jsonl)."""
     import json

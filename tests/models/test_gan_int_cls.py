@@ -119,7 +119,6 @@ def test_char_cnn_rnn_shapes_and_config(rng):
     assert out.shape == (2, 16)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("standardize_text", [False, True])
 def test_mirrored_step_equals_single_device(rng, standardize_text):
     # SGD, not Adam: summed replica gradients match to float precision, but Adam's first step is

@@ -176,7 +176,6 @@ def test_evaluation_of_a_manipulation_run(tiny_run_copy):
         ev.evaluate_run(run_dir, ["manip_mp"], 12, "test", verbose=False)
 
 
-@pytest.mark.slow
 def test_command_line_single_image_folder_and_bad_inputs(run_dir, tmp_path):
     from PIL import Image
 
@@ -214,7 +213,6 @@ def test_command_line_single_image_folder_and_bad_inputs(run_dir, tmp_path):
     assert sorted(os.listdir(tmp_path / "many")) == ["img0.png", "img1.png"]
 
 
-@pytest.mark.slow
 def test_manipulative_precision_with_a_damsm_run(tiny_run, tiny_run_copy):
     from t2izoo import evaluate as ev
 

@@ -30,7 +30,6 @@ def exported(tiny_run, tmp_path_factory):
     return base, soak_lib.expected_images(os.path.join(base, "1"), seeds=range(4))
 
 
-@pytest.mark.slow  # trains and exports a tiny run, then ~12 s of traffic
 def test_soak_answers_every_request_correctly(exported, monkeypatch):
     base, expected = exported
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "grpc_proxy", "all_proxy"):
