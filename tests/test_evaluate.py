@@ -94,6 +94,7 @@ def test_an_unknown_fid_extractor_is_refused():
         ev.check_fid_extractor("tf1")
 
 
+@pytest.mark.slow  # three full Inception-v3 builds (299 px)
 def test_pytorch_fid_extractor_from_a_local_weights_file(tmp_path):
     # pytorch-fid's network from a local state dict (here: random weights saved as .npz in its
     # key layout, with its 1008-way fc); fid/kid/is name the extractor they used.

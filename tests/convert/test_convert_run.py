@@ -129,6 +129,7 @@ def test_the_command_line(official, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow  # SavedModel and TFLite conversion of a 256 px generator
 def test_a_converted_run_exports(converted, tmp_path):
     import tensorflow as tf
 
@@ -163,6 +164,7 @@ def official_image_encoder(dim: int) -> dict:
             "emb_cnn_code.bias": rng.normal(0, 0.1, dim).astype(np.float32)}
 
 
+@pytest.mark.slow  # builds Inception-v3 three times (the converter, the run, the check)
 def test_with_the_damsm_image_encoder_the_converted_run_can_train(official, tmp_path):
     from t2izoo.generate import Text2Image
     from t2izoo.models.attngan.recipe import AttnGanRecipe
@@ -188,6 +190,7 @@ def test_with_the_damsm_image_encoder_the_converted_run_can_train(official, tmp_
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow  # builds Inception-v3 twice
 def test_damsm_encoders_convert_to_a_damsm_run(official, tmp_path):
     from t2izoo.conditioning.damsm.pretrain import encode_captions, load_encoders
 
