@@ -43,6 +43,10 @@ class RunConfig:
             "auto" leaves XLA off on CPU-only machines, yet on this 2-core CPU it is 1.3-1.6x
             faster: `benchmarks/bench_xla.py`). Multi-replica strategies always run without it:
             XLA cannot address MirroredStrategy's per-device variables.
+        mixed_precision: "none" (float32), "bfloat16" or "float16" (loss-scaled; GAN recipes
+            only): the precision the trained models compute in, with float32 variables, losses,
+            batch-norm statistics and softmaxes (`t2izoo.trainers.precision`). Checkpoints are
+            float32 in every precision; a run may change it when it resumes.
     """
 
     dataset: str = "shapes"
@@ -60,6 +64,15 @@ class RunConfig:
     log_every: int = 50
     seed: int = 0
     jit_compile: bool = True
+    mixed_precision: str = "none"
+
+    # Whether the recipe's trainer scales its losses (float16 needs it): the GAN trainers do.
+    LOSS_SCALED: typing.ClassVar[bool] = False
+
+    def __post_init__(self):
+        from t2izoo.trainers.precision import check_mixed_precision
+
+        check_mixed_precision(self.mixed_precision, self.LOSS_SCALED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +117,10 @@ class GanRunConfig(RunConfig):
     sync_batch_norm: bool = True
     eval_images: int = 0
 
+    LOSS_SCALED: typing.ClassVar[bool] = True
+
     def __post_init__(self):
+        super().__post_init__()
         if self.weights_init not in WEIGHTS_INITS:
             raise ConfigError(f"weights_init={self.weights_init!r}: expected one of {', '.join(WEIGHTS_INITS)}")
 
@@ -174,7 +190,7 @@ def _legacy_targets(cls, key):
 # Fields that may change between runs in the same model_dir (everything else must match).
 RUN_LENGTH_FIELDS = frozenset(
     {"max_steps", "num_epochs", "max_minutes", "checkpoint_every", "keep_every_minutes", "sample_every", "log_every",
-     "data_dir", "jit_compile", "eval_images", "weights_init"})
+     "data_dir", "jit_compile", "eval_images", "weights_init", "mixed_precision"})
 
 
 def _coerce(value: str, field_type, name: str, current=None):

@@ -1,19 +1,23 @@
 """Promises every registered recipe keeps, checked on its tiny config through the run loop.
 
 * Exact resume: a run interrupted after one checkpoint and resumed ends, at the same final step,
-  with every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, noise and Keras
-  seed generator states) equal to the uninterrupted run's.
+  with every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, the noise
+  generator's state; Keras SeedGenerator states are not saved yet, see NOT_YET_EXACT) equal to the
+  uninterrupted run's.
 
 The uninterrupted run is the session's shared tiny run of the recipe (tests/conftest.py; it
 checkpoints twice, e.g. at steps 3 and 6, or 10 and 20). The interrupted run is a copy of it as it
-stood after the first of those checkpoints (the last one is gone): a process killed between the two
-leaves exactly that. The text encoders' tiny runs checkpoint only at their end, so for them the
-uninterrupted run is a separate 4-step run that checkpoints at 2 and 4.
+stood after the first of those checkpoints (the last one is gone, its `checkpoint` state file
+rewritten without timestamps): a process killed between the two leaves that. The text encoders'
+tiny runs checkpoint only at their end, so for them the uninterrupted run is a separate 4-step run
+that checkpoints at 2 and 4. The resumed run must start from the earlier checkpoint's step: a run
+that restarts from 0 would end the same for a deterministic family and prove nothing.
 """
 
 import dataclasses
 import shutil
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,11 +26,24 @@ from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 
 # GAN-INT-CLS is covered by tests/test_run_loop.py (resume, SIGKILL, damaged checkpoints).
-# Open (issue #26): a resumed SISGAN run diverges from the uninterrupted one from its first step
-# (the discriminator's optimizer state first); the cause is not found yet.
-NOT_YET_EXACT = {"sisgan": "SISGAN's resumed run is not yet exact (issue #26)"}
+# Open, found once this test really resumed (#26): DAMSM's text encoder draws its embedding dropout
+# from a Keras SeedGenerator whose state is not checkpointed (`make_checkpoint` saves
+# `trainer.weights`, which leaves out seed-generator states; `trainer.variables` has them), so the
+# resumed steps draw other dropout masks: the run differs from step 3, the first resumed step.
+NOT_YET_EXACT = {"damsm": "the dropout SeedGenerator's state is not in the checkpoint (#26)"}
 RUNS = [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET_EXACT[name], strict=True))
         if name in NOT_YET_EXACT else name for name in sorted(tiny.tiny_runs()) if name != "gan_int_cls"]
+
+
+class _FirstStep(keras.callbacks.Callback):
+    """Records the step `fit` starts from: a run that ignored its checkpoint starts from 0."""
+
+    def __init__(self, recipe):
+        super().__init__()
+        self.recipe = recipe
+
+    def on_train_begin(self, logs=None):
+        self.step = self.recipe.step(self.model)
 
 
 def _config(name, root, **changes):
@@ -68,8 +85,11 @@ def test_an_interrupted_run_resumes_exactly(name, tiny_root, tmp_path):
         f.unlink()
     (ckpt_dir / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-{steps[-2]}"\n'
                                          f'all_model_checkpoint_paths: "ckpt-{steps[-2]}"\n')
-    resumed = run_loop.train_config(config, str(interrupted), verbose=0)
-    assert run_loop.registry.family_of_config(type(config).__name__).make_recipe().step(resumed) == steps[-1]
+    recipe = run_loop.registry.family_of_config(type(config).__name__).make_recipe()
+    first = _FirstStep(recipe)
+    resumed = run_loop.train_config(config, str(interrupted), verbose=0, extra_callbacks=[first])
+    assert first.step == steps[-2], f"the resumed run did not start from its step-{steps[-2]} checkpoint"
+    assert recipe.step(resumed) == steps[-1]
     want, got = _saved_tensors(whole), _saved_tensors(interrupted)
     assert sorted(want) == sorted(got)
     differing = [k for k in want if not np.array_equal(want[k], got[k])]

@@ -39,10 +39,11 @@ class WordAttention(layers.Layer):
     def call(self, inputs):
         hidden, words, word_mask = inputs
         projected = self.projection(words)  # [B, T, C]
-        scores = ops.einsum("bhwc,btc->bhwt", hidden, projected)
+        # The softmax in float32 under mixed precision (a 16-bit one loses the small weights).
+        scores = ops.cast(ops.einsum("bhwc,btc->bhwt", hidden, projected), "float32")
         mask = ops.cast(word_mask, "bool")[:, None, None, :]
         attention = ops.softmax(ops.where(mask, scores, _MASKED), axis=-1)
-        attention = ops.where(mask, attention, 0.0)
+        attention = ops.cast(ops.where(mask, attention, 0.0), projected.dtype)
         context = ops.einsum("bhwt,btc->bhwc", attention, projected)
         return context, attention
 

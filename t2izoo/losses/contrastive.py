@@ -22,6 +22,7 @@ def contrastive_loss(features_a, features_b, same, margin=1.0, alpha=0.1):
     Reference: Yin et al., SD-GAN, CVPR 2019, Sec. 3.2, Eq. 3 (constants as given in secondary
     summaries of the paper: epsilon 1.0, alpha 0.1).
     """
+    features_a, features_b = keras.ops.cast(features_a, "float32"), keras.ops.cast(features_b, "float32")
     squared = keras.ops.sum(keras.ops.square(features_a - features_b), axis=-1)
     # The floor keeps the gradient of sqrt finite at d = 0 (identical features).
     d = keras.ops.sqrt(keras.ops.maximum(squared, 1e-12))

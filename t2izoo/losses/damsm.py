@@ -161,7 +161,10 @@ def damsm_sentence_loss(image_vectors, sentence_vectors, class_ids=None, gamma3=
 
 def damsm_loss(regions, image_vectors, words, sentence_vectors, lengths, class_ids=None, gamma1=4.0,
                gamma2=5.0, gamma3=10.0, aggregation="code", reduce=True):
-    """All four terms as a dict: word_i2t, word_t2i, sentence_i2t, sentence_t2i."""
+    """All four terms as a dict: word_i2t, word_t2i, sentence_i2t, sentence_t2i (in float32:
+    the features of mixed-precision encoders are cast)."""
+    regions, image_vectors, words, sentence_vectors = (ops.cast(x, "float32") for x in
+                                                       (regions, image_vectors, words, sentence_vectors))
     w0, w1 = damsm_word_loss(regions, words, lengths, class_ids, gamma1, gamma2, gamma3, aggregation, reduce)
     s0, s1 = damsm_sentence_loss(image_vectors, sentence_vectors, class_ids, gamma3, reduce)
     return {"word_i2t": w0, "word_t2i": w1, "sentence_i2t": s0, "sentence_t2i": s1}

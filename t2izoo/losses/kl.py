@@ -16,4 +16,5 @@ def conditioning_kl(mu, log_sigma):
 
     Returns: scalar.
     """
+    mu, log_sigma = keras.ops.cast(mu, "float32"), keras.ops.cast(log_sigma, "float32")  # mixed precision
     return keras.ops.mean(-log_sigma + 0.5 * (keras.ops.exp(2.0 * log_sigma) + keras.ops.square(mu) - 1.0))

@@ -17,6 +17,8 @@ def pairwise_ranking_loss(image_embeddings, text_embeddings, margin=0.2):
 
     Returns: scalar (a sum over the batch, as the reference code).
     """
+    image_embeddings = keras.ops.cast(image_embeddings, "float32")  # mixed precision: the loss in float32
+    text_embeddings = keras.ops.cast(text_embeddings, "float32")
     v = image_embeddings / keras.ops.maximum(keras.ops.norm(image_embeddings, axis=-1, keepdims=True), 1e-8)
     t = text_embeddings / keras.ops.maximum(keras.ops.norm(text_embeddings, axis=-1, keepdims=True), 1e-8)
     scores = keras.ops.matmul(v, keras.ops.transpose(t))  # [i, k] = s(v_i, t_k)

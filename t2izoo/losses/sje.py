@@ -32,6 +32,8 @@ def symmetric_sje_per_example(image_embeddings, text_embeddings, class_ids, marg
     plus text i against every image; their mean is the loss. Under a distribution strategy, compute
     it on the all-gathered global batch and average this replica's entries
     (`t2izoo.trainers.replicas`)."""
+    image_embeddings = keras.ops.cast(image_embeddings, "float32")  # mixed precision: the loss in float32
+    text_embeddings = keras.ops.cast(text_embeddings, "float32")
     scores = keras.ops.matmul(image_embeddings, keras.ops.transpose(text_embeddings))
     diag = keras.ops.diagonal(scores)
     if negative_mask is None:

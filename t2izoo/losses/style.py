@@ -12,4 +12,5 @@ def style_inversion_loss(noise, predicted):
 
     Returns: the batch mean of the squared L2 distance (summed over the Z dimensions).
     """
-    return keras.ops.mean(keras.ops.sum(keras.ops.square(noise - predicted), axis=-1))
+    predicted = keras.ops.cast(predicted, "float32")  # mixed precision: the loss in float32
+    return keras.ops.mean(keras.ops.sum(keras.ops.square(keras.ops.cast(noise, "float32") - predicted), axis=-1))

@@ -4,6 +4,7 @@
     check_train_step(make_trainer, batch)        # G and D move; D frozen in the G update; finite
     check_mirrored_matches_single(make_trainer, batch)
     check_mirrored_matches_single_seeded(make_trainer, batch)   # any trainer, same seeded init
+    check_one_pass_matches_two_passes(make_trainer, batch)      # shared G forward == two passes
 """
 
 from __future__ import annotations
@@ -106,6 +107,36 @@ def check_mirrored_matches_single(make_trainer, batch, atol=2e-5, devices=("/cpu
         diff = max_change(weights_of(getattr(single, name)()), weights_of(getattr(mirrored, name)()))
         assert diff < atol, f"{name}: mirrored differs from single-device by {diff}"
     return single, mirrored
+
+
+def two_pass_step(trainer, batch):
+    """The reference step `GANTrainer.train_step` replaces: D's update, then G's, each loss running
+    the generator itself (no `shared_forward` cache), with the same noise."""
+    noise = trainer.sample_noise(batch)
+    trainer._apply(trainer.discriminator_loss, trainer.discriminator_variables(), trainer.d_optimizer, batch, noise)
+    trainer._apply(trainer.generator_loss, trainer.generator_variables(), trainer.g_optimizer, batch, noise)
+
+
+def check_one_pass_matches_two_passes(make_trainer, batch, atol=2e-5):
+    """One `train_step` (one generator pass shared by both losses) gives the D and G updates of
+    `two_pass_step` (a generator pass in each loss), traced as training runs it. The batch must
+    carry its `noise`. Returns (one-pass trainer, two-pass trainer)."""
+    batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}
+    one, two = make_trainer(), make_trainer()
+    for trainer in (one, two):
+        trainer.build_from_batch(batch)
+    for src, dst in ((one.generator, two.generator), (one.discriminator, two.discriminator)):
+        for a, b in zip(dst.weights, src.weights):
+            a.assign(b.numpy())
+    before = weights_of(one.generator_variables()) + weights_of(one.discriminator_variables())
+    tf.function(one.train_step)(batch)
+    tf.function(functools.partial(two_pass_step, two))(batch)
+    assert max_change(before, weights_of(one.generator_variables()) + weights_of(one.discriminator_variables())) \
+        > 10 * atol, "the step did not move the weights"
+    for name in ("generator_variables", "discriminator_variables"):
+        diff = max_change(weights_of(getattr(one, name)()), weights_of(getattr(two, name)()))
+        assert diff < atol, f"{name}: the one-pass step differs from two passes by {diff}"
+    return one, two
 
 
 def embedding_batch(rng, batch_size: int, image_sizes, text_dim: int, noise_width: int | None = None) -> dict:

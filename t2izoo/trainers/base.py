@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -9,6 +11,7 @@ import tensorflow as tf
 from t2izoo.configs import WEIGHTS_INITS
 from t2izoo.layers.init import orthogonal_init
 from t2izoo.trainers.prebuilt import PrebuiltTrainer
+from t2izoo.trainers.precision import float32_copy_config, training_precision, unscaled
 
 
 def truncated_normal(rng, shape, bound: float = 2.0) -> np.ndarray:
@@ -91,6 +94,9 @@ class GANTrainer(PrebuiltTrainer):
         object.__setattr__(self, "_ema_generator", None)
         object.__setattr__(self, "_example", None)  # (conditioning, noise) that builds the EMA generator
         object.__setattr__(self, "_ema_synced_at", None)  # G step of the last `sync_ema`
+        # `shared_forward`'s cache while a step is traced: one per thread, as MirroredStrategy
+        # traces each replica's step in a thread of its own.
+        object.__setattr__(self, "_step_local", threading.local())
         self.ema_weights = []
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -102,7 +108,7 @@ class GANTrainer(PrebuiltTrainer):
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
 
     def checkpoint_optimizers(self):
-        return [self.g_optimizer, self.d_optimizer]
+        return [unscaled(self.g_optimizer), unscaled(self.d_optimizer)]
 
     def loss_term_names(self):
         """Names of the extra loss terms that `train_step` reports."""
@@ -166,6 +172,24 @@ class GANTrainer(PrebuiltTrainer):
             return batch["noise"]
         return self.noise_rng.normal((self.batch_size_of(batch), self.z_dim))
 
+    def shared_forward(self, conditioning, noise, key="fake"):
+        """`forward(generator, conditioning, noise)` run once per training step and shared by the
+        D and G losses (StackGAN-v2's and AttnGAN's trainers draw `fake_imgs` once and feed D
+        `fake.detach()`): inside `train_step` the first call under `key` runs the generator
+        (recorded for G's update) and later calls return the same tensors; elsewhere (building,
+        a loss called directly) it just runs `forward`. The caller is responsible for asking
+        under one key only with the same conditioning and noise; D's loss stops the gradient."""
+        passes = self._step_passes
+        if passes is None:
+            return self.forward(self.generator, conditioning, noise)
+        if key not in passes:
+            passes[key] = self.forward(self.generator, conditioning, noise)
+        return passes[key]
+
+    @property
+    def _step_passes(self):
+        return getattr(self._step_local, "passes", None)
+
     def discriminator_loss(self, batch, noise):
         raise NotImplementedError
 
@@ -176,17 +200,32 @@ class GANTrainer(PrebuiltTrainer):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             loss, terms = loss_fn(batch, noise)
-            scaled = loss / replicas
+            scaled = optimizer.scale_loss(tf.cast(loss, tf.float32) / replicas)  # float16: loss scaling
         grads = tape.gradient(scaled, variables)
         optimizer.apply_gradients(zip(grads, variables))
         return loss, terms
 
     def train_step(self, batch):
+        """D's update, then G's, from one generator pass (`shared_forward`).
+
+        G's tape is open over both updates: the pass the D loss asks for first is recorded there,
+        D's update is applied, and G's loss reuses that pass against the updated D, so the
+        gradients are those of two separate passes with the same noise, the batch-norm moving
+        statistics advance once per step, and the generator's forward costs one pass, not two.
+        D's own tape sees the pass as a constant (its loss stops the gradient)."""
         noise = self.sample_noise(batch)
-        d_loss, d_terms = self._apply(self.discriminator_loss, self.discriminator_variables(),
-                                      self.d_optimizer, batch, noise)
-        g_loss, g_terms = self._apply(self.generator_loss, self.generator_variables(),
-                                      self.g_optimizer, batch, noise)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self._step_local.passes = {}
+        try:
+            with tf.GradientTape() as g_tape:
+                d_loss, d_terms = self._apply(self.discriminator_loss, self.discriminator_variables(),
+                                              self.d_optimizer, batch, noise)
+                g_loss, g_terms = self.generator_loss(batch, noise)
+                scaled = self.g_optimizer.scale_loss(tf.cast(g_loss, tf.float32) / replicas)
+        finally:
+            self._step_local.passes = None
+        g_variables = self.generator_variables()
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(scaled, g_variables), g_variables))
         self.update_ema()
         values = {"d_loss": d_loss, "g_loss": g_loss, **d_terms, **g_terms}
         for name, tracker in self.trackers.items():
@@ -212,8 +251,10 @@ class GANTrainer(PrebuiltTrainer):
         if self._ema_generator is None:
             # Not tracked by the trainer: the EMA values live in `ema_weights` (checkpointed);
             # this instance is a view filled by `sync_ema`.
-            object.__setattr__(self, "_ema_generator",
-                               type(self.generator).from_config(self.generator.get_config()))
+            # float32 whatever the training precision: samples, evaluation and export use it.
+            with training_precision("none"):
+                object.__setattr__(self, "_ema_generator",
+                                   type(self.generator).from_config(float32_copy_config(self.generator.get_config())))
         return self._ema_generator
 
     def sync_ema(self):
@@ -225,7 +266,8 @@ class GANTrainer(PrebuiltTrainer):
         if not g.built:
             if self._example is None:
                 raise RuntimeError("build the trainer (build_from_batch) before sync_ema")
-            self.forward(g, *self._example, training=False)
+            with training_precision("none"):  # its lazily built layers too
+                self.forward(g, *self._example, training=False)
         g.set_weights(self.generator.get_weights())
         for target, ema in zip(g.trainable_variables, self.ema_weights):
             target.assign(ema.value)

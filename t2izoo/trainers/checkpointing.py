@@ -45,18 +45,37 @@ def checkpoint_problem(prefix: str):
     return None
 
 
+def listed_checkpoints(manager) -> list:
+    """Every checkpoint prefix the directory's `checkpoint` state file lists, oldest first (the
+    newest, `model_checkpoint_path`, last).
+
+    `manager.checkpoints` is not that list: `tf.train.CheckpointManager` lists only the
+    checkpoints it may still delete, and so none of a state file without timestamps (written by
+    hand, by a copy tool or by `tf.train.update_checkpoint_state`): resuming from its list alone
+    started such a run afresh from step 0 beside its checkpoints, and overwrote them.
+    """
+    state = tf.train.get_checkpoint_state(manager.directory)
+    if state is None:
+        return []
+    paths = [p for p in state.all_model_checkpoint_paths if p != state.model_checkpoint_path]
+    paths += [p for p in manager.checkpoints if p not in paths and p != state.model_checkpoint_path]
+    if state.model_checkpoint_path:
+        paths.append(state.model_checkpoint_path)
+    return paths
+
+
 def restore_newest_readable(checkpoint, manager, warn=print):
-    """Restores the newest of `manager`'s checkpoints that reads back whole and returns its path
-    (None when there is none). A newer damaged one (disk full, killed during a copy) is skipped
-    with a one-line warning; when every checkpoint is damaged the run is refused, and its files
-    are left as they are.
+    """Restores the newest of the checkpoints `manager`'s directory lists (`listed_checkpoints`)
+    that reads back whole and returns its path (None when there is none). A newer damaged one
+    (disk full, killed during a copy) is skipped with a one-line warning; when every checkpoint
+    is damaged the run is refused, and its files are left as they are.
 
     Raises:
         CheckpointError: every checkpoint is unreadable, or one is whole but of another
             architecture.
     """
     skipped = []
-    for prefix in reversed(manager.checkpoints):  # newest first
+    for prefix in reversed(listed_checkpoints(manager)):  # newest first
         problem = checkpoint_problem(prefix)
         if problem:
             warn(f"warning: checkpoint {prefix} is {problem}; resuming from an earlier one")

@@ -86,11 +86,12 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
         images, extras = self.forward(self.generator_for(use_ema), conditioning, noise, training=False)
         return images, extras["maps"]
 
-    def discriminator_loss(self, batch, noise):
+    def discriminator_loss(self, batch, noise, key="fake"):
+        """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own)."""
         text = self.batch_conditioning(batch)
         sentence = text["sentence"]
         wrong_sentence = damsm_text_conditioning(self.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])
-        fakes = [tf.stop_gradient(f) for f in self.forward(self.generator, text, noise)[0]]
+        fakes = [tf.stop_gradient(f) for f in self.shared_forward(text, noise, key)[0]]
         reals = [batch[f"image_{s}"] for s in self.image_sizes]
         return self.scale_discriminator_losses(reals, fakes, sentence, wrong_sentence["sentence"])
 
@@ -105,7 +106,7 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def generator_loss(self, batch, noise):
         text = self.batch_conditioning(batch)
-        fakes, extras = self.forward(self.generator, text, noise)
+        fakes, extras = self.shared_forward(text, noise)
         return self.generator_objective(fakes, extras, text, batch["lengths"], batch["class_ids"])
 
     def generator_objective(self, fakes, extras, text, lengths, class_ids):

@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from t2izoo.trainers.precision import loss_scaled
+
 
 def adam(learning_rate, beta_1, beta_2, steps_per_epoch: int, lr_decay_epochs: int = 0):
     """Adam whose rate halves every `lr_decay_epochs` epochs (icml2016's and StackGAN's schedule;
@@ -14,11 +16,12 @@ def adam(learning_rate, beta_1, beta_2, steps_per_epoch: int, lr_decay_epochs: i
 
 
 def gan_optimizers(config, steps_per_epoch: int) -> dict:
-    """{"g_optimizer", "d_optimizer"} for `GANTrainer.compile`: each side's rate and betas."""
-    return {"g_optimizer": adam(config.g_learning_rate, config.g_beta_1, config.g_beta_2, steps_per_epoch,
-                                config.lr_decay_epochs),
-            "d_optimizer": adam(config.d_learning_rate, config.d_beta_1, config.d_beta_2, steps_per_epoch,
-                                config.lr_decay_epochs)}
+    """{"g_optimizer", "d_optimizer"} for `GANTrainer.compile`: each side's rate and betas
+    (loss-scaled under `mixed_precision=float16`)."""
+    return {"g_optimizer": loss_scaled(adam(config.g_learning_rate, config.g_beta_1, config.g_beta_2,
+                                            steps_per_epoch, config.lr_decay_epochs), config.mixed_precision),
+            "d_optimizer": loss_scaled(adam(config.d_learning_rate, config.d_beta_1, config.d_beta_2,
+                                            steps_per_epoch, config.lr_decay_epochs), config.mixed_precision)}
 
 
 def jit_compile(config) -> bool:

@@ -42,6 +42,7 @@ from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import BatchAssembler, make_dataset, tensor_batch
 from t2izoo.errors import CheckpointError, ConfigError
 from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR, make_checkpoint, restore_newest_readable
+from t2izoo.trainers.precision import training_precision
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 SAMPLE_ROWS, SAMPLE_COLS = 8, 8
@@ -368,9 +369,15 @@ def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, ve
     context["steps_per_epoch"] = steps_per_epoch
     last_step = total_steps(config, steps_per_epoch)
 
+    # Seeded again: the trainer's initial weights must not depend on how much of the global RNG
+    # `prepare` used, which differs between a fresh start and a restart (SISGAN trains its text
+    # encoder only when its weights file is missing: a run killed before its first checkpoint
+    # restarted with other initial weights than the uninterrupted run).
+    keras.utils.set_random_seed(config.seed)
     with strategy.scope():
-        trainer = recipe.build_trainer(config, context)
-        trainer.build_from_batch(tensor_batch(assembler(0)))
+        with training_precision(config.mixed_precision):  # variables float32 in every precision
+            trainer = recipe.build_trainer(config, context)
+            trainer.build_from_batch(tensor_batch(assembler(0)))
         checkpoint = recipe.checkpoint(trainer)
     ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
     manager = _checkpoint_manager(checkpoint, ckpt_dir, config)

@@ -33,9 +33,16 @@ TOLERANCE = 2e-4
 # zero, and what round-off leaves Adam scales to lr-sized steps, differently for each reduction
 # order (2 workers vs 1 process: 7.8e-4 after 3 steps for the char-CNN-RNN's SmallImageEncoder).
 # Such biases and the moving means that absorb them are not compared; every other weight is.
-# Open: runs that do not yet follow the one-process run (both workers still agree bit for bit).
-KNOWN_TO_DIFFER = {"sisgan": "2 workers differ from one process by ~1.2e-3 after 3 steps; the relevant-text halves "
-                             "are the global batch's now, the rest of the cause is not found yet"}
+# The one-process run normalises with Keras `BatchNormalization`, the two workers with the
+# synchronized `GlobalBatchNormalization`: the same maths in another float32 summation order. At
+# some initial weights the gap this leaves (~1e-5 in a tiny generator's images) crosses ReLU kinks
+# and flips the sign of small gradients, which Adam's first steps turn into lr-sized moves: SISGAN's
+# tiny run, before its initial weights stopped depending on its text-encoder pretraining (#26),
+# differed by 1.2e-3 after 3 steps, and by the same 1.2e-3 on ONE device with only its batch-norm
+# layer swapped for `GlobalBatchNormalization` (which matched the two workers within 3e-6): the gap
+# is batch-norm arithmetic, not distribution (SISGAN now: 5e-5). A run listed here is allowed to
+# exceed the tolerance, with its reason; both workers must still agree bit for bit.
+KNOWN_TO_DIFFER = {}
 UNIDENTIFIABLE = re.compile(r"small_image_encoder[^/]*/(conv2d[^/]*/bias|global_batch_normalization[^/]*/moving_mean)$")
 
 

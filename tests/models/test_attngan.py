@@ -237,3 +237,11 @@ def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, tiny_ru
     rows = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert [(r["split"], r["num_samples"], r["step"]) for r in rows] == [("test", 10, 4), ("novel", 10, 4)]
     assert "novel (10 images, EMA G): colour" in capsys.readouterr().out
+
+
+def test_one_generator_pass_per_step_equals_two_passes(rng):
+    def make():
+        keras.utils.set_random_seed(7)  # the frozen DAMSM encoders: same weights on both sides
+        return make_trainer(optimizer=lambda: keras.optimizers.SGD(1e-2))
+
+    gan_checks.check_one_pass_matches_two_passes(make, make_batch(rng, noise=True))

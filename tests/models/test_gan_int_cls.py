@@ -364,3 +364,16 @@ def test_runs_from_before_the_icml2016_switches_keep_their_behaviour(tmp_path):
         recipe.pipeline_options(dataclasses.replace(new, hard_negative_fraction=0.5))
     with pytest.raises(ConfigError, match="interp_pass"):
         recipe.pipeline_options(dataclasses.replace(new, interp_pass="twice"))
+
+
+@pytest.mark.parametrize("g_fresh_noise", [True, False])
+def test_one_generator_pass_per_step_equals_two_passes(g_fresh_noise, rng):
+    # icml2016's fresh G-step noise keeps a second pass; with D's noise the pass is shared.
+    def make():
+        g = DCGANGenerator(S, Z, text_proj_dim=8, ngf=4)
+        d = MatchingAwareDiscriminator(S, text_proj_dim=8, ndf=4)
+        trainer = GanIntClsTrainer(g, d, image_size=S, seed=3, interp_pass="separate", g_fresh_noise=g_fresh_noise)
+        trainer.compile(keras.optimizers.SGD(1e-2), keras.optimizers.SGD(1e-2), jit_compile=False)
+        return trainer
+
+    gan_checks.check_one_pass_matches_two_passes(make, make_batch(rng, noise=True))

@@ -207,3 +207,12 @@ def test_cub_parameter_count_is_pinned():
     # 256 -> 256 -> 64 (65,792 + 16,448), word projection 256 -> 32 (8,192), 1x1 conv 32 -> 64 (2,112).
     per_scbn = 64 + (256 * 256 + 256) + (256 * 64 + 64) + 256 * 32 + (32 * 64 + 64)
     assert count(g.trainable_variables) == 7_084_592 + 3 * per_scbn == 7_362_416
+
+
+def test_one_generator_pass_per_branch_and_step_equals_two_passes(rng):
+    def make():
+        keras.utils.set_random_seed(7)
+        return make_trainer(optimizer=lambda: keras.optimizers.SGD(1e-2))
+
+    one, _ = gan_checks.check_one_pass_matches_two_passes(make, make_batch(rng, noise=True))
+    assert one._step_passes is None  # the step's cache does not outlive it

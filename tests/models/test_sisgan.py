@@ -81,12 +81,11 @@ def make_text_encoder(weights=None):
     return encoder
 
 
-def make_trainer(text_weights=None, sync=False, jit_compile=False):
+def make_trainer(text_weights=None, sync=False, jit_compile=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)):
     g = SisganGenerator(S, ngf=2, condition_dim=C, num_residual=1, image_encoder="cnn", sync_batch_norm=sync)
     d = StageDiscriminator(S, ndf=4, variant="stackgan", text_proj_dim=4, sync_batch_norm=sync)
     trainer = SisganTrainer(g, d, make_text_encoder(text_weights), image_size=S, z_dim=C, seed=2)
-    trainer.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    jit_compile=jit_compile)
+    trainer.compile(optimizer(), optimizer(), jit_compile=jit_compile)
     return trainer
 
 
@@ -155,3 +154,37 @@ def test_real_data_presets_need_local_vgg_weights(tmp_path):
                                                             vgg_top_weights=str(tmp_path / "b.h5")))
     with pytest.raises(ConfigError, match="image_encoder"):
         dataclasses.replace(cub, image_encoder="resnet")
+
+
+def test_one_generator_pass_per_step_equals_two_passes(rng):
+    weights = make_text_encoder().get_weights()  # one text encoder for both sides
+    gan_checks.check_one_pass_matches_two_passes(
+        lambda: make_trainer(weights, optimizer=lambda: keras.optimizers.SGD(1e-2)), make_batch(rng, noise=True))
+
+
+@pytest.mark.slow  # two tiny SISGAN runs
+def test_a_run_restarted_before_its_first_checkpoint_starts_as_the_uninterrupted_one(tmp_path):
+    """Killed after its text encoder's pretraining (vse_text_encoder.weights.h5 written) but before
+    the first checkpoint, a rerun loads that encoder instead of training it; the GAN it builds must
+    still get the uninterrupted run's initial weights (issue #26: it did not, as the pretraining
+    had used the global RNG the GAN's initializers draw from)."""
+    import shutil
+
+    from t2izoo.testing import tiny
+    from t2izoo.trainers import run_loop
+
+    def saved(model_dir):
+        reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir / "checkpoints")))
+        return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()
+                if n != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+    config = tiny.tiny_config("sisgan", max_steps=2, checkpoint_every=2, sample_every=100, eval_images=0)
+    whole, restarted = tmp_path / "whole", tmp_path / "restarted"
+    run_loop.train_config(config, str(whole), verbose=0)
+    shutil.copytree(whole, restarted)
+    shutil.rmtree(restarted / "checkpoints")  # what a kill before the first save leaves
+    run_loop.train_config(config, str(restarted), verbose=0)
+    want, got = saved(whole), saved(restarted)
+    assert sorted(want) == sorted(got)
+    differing = [k for k in want if not np.array_equal(want[k], got[k])]
+    assert not differing, f"{len(differing)} of {len(want)} saved tensors differ: {differing[:5]}"

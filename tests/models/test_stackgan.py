@@ -201,3 +201,8 @@ def test_sampling_draws_the_ca_noise_truncated_as_training_does():
         np.testing.assert_allclose(row[:Z], tf.random.stateless_normal([Z], [s, 0]).numpy())
         np.testing.assert_allclose(row[Z:], tf.random.stateless_truncated_normal([C], [s, 1]).numpy())
     np.testing.assert_allclose(seeded_noise([7], Z)[0].numpy(), tf.random.stateless_normal([Z], [7, 0]).numpy())
+
+
+def test_one_generator_pass_per_step_equals_two_passes(rng):
+    gan_checks.check_one_pass_matches_two_passes(
+        lambda: make_trainer(optimizer=lambda: keras.optimizers.SGD(1e-2)), make_batch(rng, LO, noise_width=Z + C))

@@ -169,3 +169,8 @@ def test_official_weights_init_is_orthogonal_and_the_paper_presets_default_to_it
         np.testing.assert_array_equal(np.asarray(ema), np.asarray(live))
     with pytest.raises(ConfigError, match="weights_init"):
         config_lib.apply_overrides(STACKGAN_V2_PRESETS["cub"], ["weights_init=xavier"])
+
+
+def test_one_generator_pass_per_step_equals_two_passes(rng):
+    gan_checks.check_one_pass_matches_two_passes(
+        lambda: make_trainer(optimizer=lambda: keras.optimizers.SGD(1e-2)), make_batch(rng, noise=True))

@@ -63,7 +63,7 @@ class GanIntClsTrainer(GANTrainer):
 
     def discriminator_loss(self, batch, noise):
         images, text = batch[f"image_{self.image_size}"], batch["embedding"]
-        fake = tf.stop_gradient(self.forward(self.generator, {"embedding": text}, noise)[0][-1])
+        fake = tf.stop_gradient(self.shared_forward({"embedding": text}, noise)[0][-1])
         real_logits = self.discriminator((images, text), training=True)
         if self.wrong_pair == "wrong_image":  # icml2016: {image of another class, right text}
             wrong_logits = self.discriminator((batch[f"wrong_image_{self.image_size}"], text), training=True)
@@ -84,7 +84,10 @@ class GanIntClsTrainer(GANTrainer):
             images = self.forward(self.generator, {"embedding": t_all}, noise)[0][-1]
             logits = self.discriminator((images, t_all), training=True)
             return gan_int_joint_generator_loss(logits, rows, self.interp_weight)
-        fake = self.forward(self.generator, {"embedding": text}, noise[:rows])[0][-1]
+        if self.g_fresh_noise:  # icml2016 draws G's step anew: a second pass
+            fake = self.forward(self.generator, {"embedding": text}, noise[:rows])[0][-1]
+        else:  # noise[:rows] is D's step's noise
+            fake = self.shared_forward({"embedding": text}, noise[:rows])[0][-1]
         fake_logits = self.discriminator((fake, text), training=True)
         interp_logits = None
         if interp:

@@ -71,7 +71,7 @@ class SdGanTrainer(DamsmGanTrainer):
         if not self._two_branches(batch):
             return super().discriminator_loss(batch, noise)
         loss_a, terms_a = super().discriminator_loss(batch, noise)
-        loss_b, terms_b = super().discriminator_loss(pair_branch(batch), noise)
+        loss_b, terms_b = super().discriminator_loss(pair_branch(batch), noise, key="pair")
         return (loss_a + loss_b) / 2.0, _mean_terms(terms_a, terms_b)
 
     def generator_loss(self, batch, noise):
@@ -82,9 +82,9 @@ class SdGanTrainer(DamsmGanTrainer):
             return loss, terms
         pair = pair_branch(batch)
         fakes, losses, terms = [], [], []
-        for branch in (batch, pair):
+        for branch, key in ((batch, "fake"), (pair, "pair")):
             text = self.batch_conditioning(branch)
-            images, extras = self.forward(self.generator, text, noise)
+            images, extras = self.shared_forward(text, noise, key)
             loss, branch_terms = self.generator_objective(images, extras, text, branch["lengths"], branch["class_ids"])
             fakes.append(images[-1])
             losses.append(loss)

@@ -87,7 +87,7 @@ class SisganTrainer(ManipulationModel, GANTrainer):
     def discriminator_loss(self, batch, noise):
         images = batch[f"image_{self.image_size}"]
         text, wrong, relevant = self._texts(batch)
-        fake = tf.stop_gradient(self.forward(self.generator, {"images": images, "sentence": relevant}, noise)[0][-1])
+        fake = tf.stop_gradient(self.shared_forward({"images": images, "sentence": relevant}, noise)[0][-1])
         real_logits = self.discriminator((images, text), training=True)
         wrong_logits = self.discriminator((images, wrong), training=True)
         fake_logits = self.discriminator((fake, relevant), training=True)
@@ -96,7 +96,7 @@ class SisganTrainer(ManipulationModel, GANTrainer):
     def generator_loss(self, batch, noise):
         images = batch[f"image_{self.image_size}"]
         _, _, relevant = self._texts(batch)
-        out, extras = self.forward(self.generator, {"images": images, "sentence": relevant}, noise)
+        out, extras = self.shared_forward({"images": images, "sentence": relevant}, noise)
         fake_logits = self.discriminator((out[-1], relevant), training=True)
         return sisgan_generator_loss(fake_logits, extras["mu"], extras["log_sigma"], self.kl_weight)
 

@@ -73,7 +73,7 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def discriminator_loss(self, batch, noise):
         text = batch["embedding"]
-        fake = tf.stop_gradient(self.forward(self.generator, self.batch_conditioning(batch), noise)[0][-1])
+        fake = tf.stop_gradient(self.shared_forward(self.batch_conditioning(batch), noise)[0][-1])
         images = batch[f"image_{self.image_size}"]
         real = self.discriminator((images, text), training=True)
         wrong = self.discriminator((images, batch["wrong_embedding"]), training=True)
@@ -82,7 +82,7 @@ class StackGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def generator_loss(self, batch, noise):
         text = batch["embedding"]
-        images, extras = self.forward(self.generator, self.batch_conditioning(batch), noise)
+        images, extras = self.shared_forward(self.batch_conditioning(batch), noise)
         g_fake = generator_bce(self.discriminator((images[-1], text), training=True))
         kl = conditioning_kl(extras["mu"], extras["log_sigma"])
         return g_fake + self.kl_weight * kl, {"g_fake": g_fake, "kl": kl}

@@ -49,7 +49,7 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
         return list(images), {"mu": mu, "log_sigma": log_sigma}
 
     def discriminator_loss(self, batch, noise):
-        fakes, extras = self.forward(self.generator, self.batch_conditioning(batch), noise)
+        fakes, extras = self.shared_forward(self.batch_conditioning(batch), noise)
         fakes = [tf.stop_gradient(f) for f in fakes]
         mu = tf.stop_gradient(extras["mu"])
         wrong_mu = tf.stop_gradient(self.generator.ca(batch["wrong_embedding"])[1])
@@ -61,7 +61,7 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
                                                   for r, w, f in zip(real, wrong, fake)], "d_loss")
 
     def generator_loss(self, batch, noise):
-        fakes, extras = self.forward(self.generator, self.batch_conditioning(batch), noise)
+        fakes, extras = self.shared_forward(self.batch_conditioning(batch), noise)
         outputs = self.discriminator((fakes, extras["mu"]), training=True)
         total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out, self.uncond_weight)[0]
                                                           for out in outputs], "g_loss")
