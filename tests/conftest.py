@@ -1,4 +1,5 @@
-"""Shared test set-up: quiet TF, two logical CPUs for MirroredStrategy, a private cache."""
+"""Shared test set-up: quiet TF, two logical CPUs for MirroredStrategy, a private cache, and one
+folder of tiny trained runs for the whole session (`tiny_root`, `tiny_run`, `tiny_run_copy`)."""
 
 import os
 import tempfile
@@ -23,6 +24,40 @@ def _configure_logical_cpus():
 
 
 _configure_logical_cpus()
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory):
+    """One folder for every tiny trained run of the session (`t2izoo.testing.tiny.build_tiny_run`).
+
+    Each recipe's tiny run and each text encoder's pretraining run trains once, the first time a
+    test asks for it, and is shared by the export, resume, XLA, evaluation, manipulation and
+    multi-worker tests (a tiny run costs 10-30 s on two cores; each of those files used to train
+    its own). Its runs are read-only: a test that writes into a run (evaluation logs, a damaged
+    checkpoint, more steps) works on `tiny_run_copy`.
+    """
+    return tmp_path_factory.mktemp("tiny-runs")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_root):
+    """`tiny_run(name)`: the model_dir of the shared tiny run `name` (trained on first use)."""
+    from t2izoo.testing import tiny
+
+    return lambda name: tiny.build_tiny_run(name, tiny_root)
+
+
+@pytest.fixture
+def tiny_run_copy(tiny_run, tmp_path):
+    """`tiny_run_copy(name)`: a private copy (under the test's tmp_path) of the shared tiny run
+    `name`, for a test that writes into it. Runs it names (its text encoder, a Stage-I run) stay the
+    shared, read-only ones."""
+    import shutil
+
+    def copy(name):
+        return str(shutil.copytree(tiny_run(name), tmp_path / "runs" / name))
+
+    return copy
 
 
 @pytest.fixture

@@ -53,7 +53,6 @@ def bad_flag_runs(tmp_path_factory):
     return results
 
 
-@pytest.mark.slow  # TensorFlow subprocesses (run in parallel: ~30 s in all on 2 cores)
 @pytest.mark.parametrize("module", list(BAD_FLAGS))
 def test_bad_flag_is_one_line(bad_flag_runs, module):
     returncode, _, stderr = bad_flag_runs[module]

@@ -11,7 +11,6 @@ from t2izoo.data.shapes import ShapesConfig, ShapesImageSet
 from t2izoo.errors import ConfigError
 from t2izoo.metrics import shapes_evaluator as se
 from t2izoo.testing import tiny
-from t2izoo.trainers import run_loop
 
 
 def perfect_predictions(attributes, confidence=8.0):
@@ -70,11 +69,9 @@ def test_sample_plan_cycles_images_then_captions(test_set):
     assert captions[600] == test_set.captions[0][2]
 
 
-def test_evaluate_end_to_end_on_a_tiny_run(tmp_path):
-    encoder = str(tmp_path / "enc")
-    run_loop.train_config(tiny.tiny_config("char_cnn_rnn"), encoder, verbose=0)
-    run = str(tmp_path / "gan")
-    run_loop.train_config(tiny.tiny_config("gan_int_cls", encoder, max_steps=2), run, verbose=0)
+def test_evaluate_end_to_end_on_a_tiny_run(tiny_run_copy):
+    run = tiny_run_copy("gan_int_cls")  # the session's tiny run; evaluation appends to its eval.jsonl
+    steps = tiny.tiny_config("gan_int_cls", **tiny.tiny_runs()["gan_int_cls"][1]).max_steps
     evaluator = se.ShapesEvaluator(image_size=32, widths=(8, 8, 8), cell_dim=8)
     evaluator(np.zeros((1, 32, 32, 3), np.float32))
     result = ev.evaluate_run(run, ["shapes_acc", "shapes_fid", "shapes_r_precision"], 20, "novel",
@@ -83,7 +80,7 @@ def test_evaluate_end_to_end_on_a_tiny_run(tmp_path):
                 "evaluator_real_color"):
         assert np.isfinite(result[key]), key
     assert any(k.startswith("acc_color_") and k.endswith("obj") for k in result)  # per object count
-    assert result["num_samples"] == 20 and result["split"] == "novel" and result["step"] == 2
+    assert result["num_samples"] == 20 and result["split"] == "novel" and result["step"] == steps
     logged = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert logged[-1] == result
     with pytest.raises(ConfigError, match="unknown metrics"):
@@ -97,7 +94,7 @@ def test_an_unknown_fid_extractor_is_refused():
         ev.check_fid_extractor("tf1")
 
 
-@pytest.mark.slow  # three full Inception-v3 builds
+@pytest.mark.slow  # three full Inception-v3 builds (299 px)
 def test_pytorch_fid_extractor_from_a_local_weights_file(tmp_path):
     # pytorch-fid's network from a local state dict (here: random weights saved as .npz in its
     # key layout, with its 1008-way fc); fid/kid/is name the extractor they used.

@@ -1,14 +1,17 @@
 """Promises every registered recipe keeps, checked on its tiny config through the run loop.
 
-* Exact resume: a run interrupted after its checkpoint at step 2 and resumed ends at step 4 with
-  every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, the noise generator's
-  state; Keras SeedGenerator states are not saved yet, see NOT_YET_EXACT) equal to an
-  uninterrupted 4-step run's.
+* Exact resume: a run interrupted after one checkpoint and resumed ends, at the same final step,
+  with every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, the noise
+  generator's state; Keras SeedGenerator states are not saved yet, see NOT_YET_EXACT) equal to the
+  uninterrupted run's.
 
-The interrupted run is the uninterrupted run's directory as it stood after step 2 (a copy whose
-step-4 checkpoint is gone, its `checkpoint` state file rewritten without timestamps): a process
-killed between steps 2 and 4 leaves that. The resumed run must start from step 2: a run that
-restarts from 0 would end the same for a deterministic family and prove nothing.
+The uninterrupted run is the session's shared tiny run of the recipe (tests/conftest.py; it
+checkpoints twice, e.g. at steps 3 and 6, or 10 and 20). The interrupted run is a copy of it as it
+stood after the first of those checkpoints (the last one is gone, its `checkpoint` state file
+rewritten without timestamps): a process killed between the two leaves that. The text encoders'
+tiny runs checkpoint only at their end, so for them the uninterrupted run is a separate 4-step run
+that checkpoints at 2 and 4. The resumed run must start from the earlier checkpoint's step: a run
+that restarts from 0 would end the same for a deterministic family and prove nothing.
 """
 
 import dataclasses
@@ -43,18 +46,12 @@ class _FirstStep(keras.callbacks.Callback):
         self.step = self.recipe.step(self.model)
 
 
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory):
-    return tmp_path_factory.mktemp("tiny_runs")
-
-
 def _config(name, root, **changes):
-    family, run_changes = tiny.tiny_runs()[name]
-    run_changes = {k: tiny.build_tiny_run(v[len("<run:"):-1], root) if isinstance(v, str) and v.startswith("<run:")
-                   else v for k, v in run_changes.items()}
+    """The config the shared tiny run `name` was trained with (`tiny.build_tiny_run`), with `changes`."""
+    family = tiny.tiny_runs()[name][0]
     encoder_dir = tiny.build_tiny_run(family.conditioner, root) if family.conditioner else ""
     fields = {f.name for f in dataclasses.fields(family.config_class)}
-    changes = {k: v for k, v in {**run_changes, **changes}.items() if k in fields}
+    changes = {k: v for k, v in {**tiny.resolved_changes(name, root), **changes}.items() if k in fields}
     return tiny.tiny_config(family.name, encoder_dir, **changes)
 
 
@@ -64,23 +61,35 @@ def _saved_tensors(model_dir) -> dict:
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
-@pytest.mark.slow  # two tiny runs of every recipe
+def _checkpoint_steps(model_dir) -> list:
+    return sorted(int(p.name[len("ckpt-"):-len(".index")]) for p in (model_dir / "checkpoints").glob("ckpt-*.index"))
+
+
 @pytest.mark.parametrize("name", RUNS)
 def test_an_interrupted_run_resumes_exactly(name, tiny_root, tmp_path):
-    config = _config(name, tiny_root, max_steps=4, checkpoint_every=2, sample_every=100, log_every=2,
-                     eval_images=0, g_learning_rate=0.01, d_learning_rate=0.01)
-    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
-    run_loop.train_config(config, str(whole), verbose=0)
+    config = _config(name, tiny_root)
+    if config.checkpoint_every:  # the shared run is the uninterrupted one (read-only: only copied)
+        whole = tiny_root / name
+        tiny.build_tiny_run(name, tiny_root)
+    else:  # a text encoder's pretraining: its shared run has no checkpoint to resume from
+        config = _config(name, tiny_root, max_steps=4, checkpoint_every=2, sample_every=100, log_every=2,
+                         eval_images=0)
+        whole = tmp_path / "whole"
+        run_loop.train_config(config, str(whole), verbose=0)
+    steps = _checkpoint_steps(whole)
+    assert len(steps) >= 2 and steps[-1] == config.max_steps, steps
+    interrupted = tmp_path / "interrupted"
     shutil.copytree(whole, interrupted)
     ckpt_dir = interrupted / "checkpoints"
-    for f in ckpt_dir.glob("ckpt-4.*"):
+    for f in ckpt_dir.glob(f"ckpt-{steps[-1]}.*"):
         f.unlink()
-    (ckpt_dir / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
+    (ckpt_dir / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-{steps[-2]}"\n'
+                                         f'all_model_checkpoint_paths: "ckpt-{steps[-2]}"\n')
     recipe = run_loop.registry.family_of_config(type(config).__name__).make_recipe()
     first = _FirstStep(recipe)
     resumed = run_loop.train_config(config, str(interrupted), verbose=0, extra_callbacks=[first])
-    assert first.step == 2, "the resumed run did not start from its step-2 checkpoint"
-    assert recipe.step(resumed) == 4
+    assert first.step == steps[-2], f"the resumed run did not start from its step-{steps[-2]} checkpoint"
+    assert recipe.step(resumed) == steps[-1]
     want, got = _saved_tensors(whole), _saved_tensors(interrupted)
     assert sorted(want) == sorted(got)
     differing = [k for k in want if not np.array_equal(want[k], got[k])]

@@ -24,16 +24,15 @@ from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 
 
+# The text encoders are the session's shared tiny runs (tests/conftest.py): read-only here.
 @pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("encoder"))
-    run_loop.train_config(tiny.tiny_config("char_cnn_rnn"), path, verbose=0)
-    return path
+def encoder_dir(tiny_run):
+    return tiny_run("char_cnn_rnn")
 
 
 @pytest.fixture(scope="module")
-def damsm_run(tmp_path_factory):
-    return tiny.build_tiny_run("damsm", tmp_path_factory.mktemp("damsm"))
+def damsm_run(tiny_run):
+    return tiny_run("damsm")
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +285,6 @@ run_loop.train_config(config, sys.argv[2], verbose=0, extra_callbacks=[Kill()])
 """
 
 
-@pytest.mark.slow  # a TensorFlow subprocess
 def test_sigkill_then_rerun_reaches_the_uninterrupted_weights(six_steps, encoder_dir, tmp_path):
     """kill -9 at step 5 (checkpoints every 2): the rerun resumes from step 4 and ends exactly
     where an uninterrupted run of the same seed ends (Keras `BackupAndRestore`'s promise)."""

@@ -22,18 +22,13 @@ def _train(kind, root, model_dir):
     return run_loop.train_config(tiny.tiny_config(kind, encoder_dir, **earlier, **xla), model_dir, verbose=0)
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("xla_runs"))
-
-
 @pytest.mark.slow
 # Every registered family; StackGAN Stage-II is the same trainer class as Stage-I
 # (tests/models/test_stackgan.py covers it).
 @pytest.mark.parametrize("kind", [f.name for f in registry.families()])
-def test_recipe_trains_with_an_xla_step(kind, root):
-    model_dir = os.path.join(root, f"{kind}_xla")
-    trainer = _train(kind, root, model_dir)
+def test_recipe_trains_with_an_xla_step(kind, tiny_root, tmp_path):
+    model_dir = str(tmp_path / f"{kind}_xla")
+    trainer = _train(kind, tiny_root, model_dir)  # text encoders and earlier runs: the shared tiny runs
     assert trainer.jit_compile is True
     with open(os.path.join(model_dir, "config.json")) as f:
         assert json.load(f)["jit_compile"] is True

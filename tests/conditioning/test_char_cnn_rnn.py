@@ -22,7 +22,6 @@ def make_batch(rng, with_attributes=False):
     return batch
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("negatives", ["class", "scene"])
 def test_mirrored_step_equals_single_device(rng, negatives):
     """The SJE loss scores every image against every caption of the *global* batch and the image

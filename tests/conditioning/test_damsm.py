@@ -212,7 +212,6 @@ def test_the_recipe_s_rnn_clip_clips_the_text_encoder_s_update(rng):
     assert image_norm > 2 * config.rnn_grad_clip  # unclipped (and large enough that the text side was cut)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("clip", [None, 0.25])
 def test_mirrored_step_equals_single_device(rng, clip):
     """2 replicas take the single-device step: the DAMSM terms over the global batch, the small

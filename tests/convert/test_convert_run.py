@@ -113,7 +113,6 @@ def test_bad_input_is_refused_and_nothing_is_written(case, official, tmp_path):
     assert not out.exists() and not list(tmp_path.glob("run.partial-*"))
 
 
-@pytest.mark.slow  # a TensorFlow subprocess
 def test_the_command_line(official, tmp_path):
     _, files, _ = official
     base = [sys.executable, "-m", "t2izoo.convert", "--from=attngan", f"--checkpoint={files['checkpoint']}",

@@ -105,9 +105,8 @@ def _input_runs():
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("inputs")
-    return {name: tiny.build_tiny_run(name, root) for name in _input_runs()}
+def inputs(tiny_run):
+    return {name: tiny_run(name) for name in _input_runs()}  # the session's shared runs (read-only)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,9 @@ the SavedModel written by the command line (in process and under `saved_model_cl
 tokenization equals Python's; the TFLite variants use builtin ops only, stay close to the Keras
 generator, and the phone pipeline built from model_info.json alone reproduces the Keras images;
 broken checkpoints fail with one line. Checks that do not depend on the recipe (flags, names,
-versions, `saved_model_cli run`) use the GAN-INT-CLS run only.
+versions, `saved_model_cli show` and `run`, the command line's one-line report and errors: each a
+TensorFlow subprocess) use the GAN-INT-CLS run only; every run's own SavedModel is written by the
+command line's `export` function in process and its serving contract read from saved_model.pb.
 
 Tiny generators cannot show int8 <= 0.27x the fp32 size: fixed overheads (per-channel scales,
 int32 biases, the flatbuffer) weigh a few % of a float model this small, so int8 lands at
@@ -56,21 +58,16 @@ def max_diff(a, b) -> int:
     return int(np.max(np.abs(np.asarray(a, np.int32) - np.asarray(b, np.int32))))
 
 
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory):
-    """One folder for every tiny run, so they share the pretrained text encoders."""
-    return tmp_path_factory.mktemp("tiny-runs")
-
-
+# The tiny runs are the session's shared ones (tests/conftest.py's `tiny_run`): read-only here.
 @pytest.fixture(scope="module", params=tiny.generator_run_names())
-def run_dir(request, tiny_root):
-    return tiny.build_tiny_run(request.param, tiny_root)
+def run_dir(request, tiny_run):
+    return tiny_run(request.param)
 
 
 @pytest.fixture(scope="module")
-def gan_run(tiny_root):
+def gan_run(tiny_run):
     """The GAN-INT-CLS run, for checks that do not depend on the recipe."""
-    return tiny.build_tiny_run("gan_int_cls", tiny_root)
+    return tiny_run("gan_int_cls")
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +75,25 @@ def gan_loaded(gan_run):
     return sm.load_run(gan_run)
 
 
+def check_written_saved_model(base, report) -> Path:
+    """The command line's SavedModel export under `base` given its printed `report`: the version
+    folder, nothing else, its export info."""
+    path = base / MODEL / "1"
+    assert f"wrote SavedModel {path}" in report
+    assert (path / "saved_model.pb").exists()
+    assert [p.name for p in (base / MODEL).iterdir()] == ["1"]  # no staging folder left behind
+    info = json.loads((path / sm.EXPORT_INFO).read_text())
+    assert info["model_name"] == MODEL and info["version"] == 1 and info["generator"] in ("ema", "live")
+    return path
+
+
 @pytest.fixture(scope="module")
-def gan_exported(gan_run, gan_loaded, tmp_path_factory):
-    result = sm.export_saved_model(gan_run, str(tmp_path_factory.mktemp("gan-export")), MODEL, loaded=gan_loaded)
-    return Path(result.path)
+def gan_exported(gan_run, tmp_path_factory):
+    """The GAN-INT-CLS run's SavedModel written by the command line (a TensorFlow subprocess)."""
+    base = tmp_path_factory.mktemp("gan-export")
+    result = run_cli(f"--model_dir={gan_run}", "--format=saved_model", f"--out={base}", f"--model_name={MODEL}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return check_written_saved_model(base, result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +111,33 @@ def reference(loaded):
 
 @pytest.fixture(scope="module")
 def exported(run_dir, tmp_path_factory):
-    """A SavedModel written by the command line (its one-line report is checked too)."""
+    """A SavedModel written by the command line's `export` (in process: it loads the run afresh from
+    its checkpoint, as the command does; `gan_exported` runs the command itself), report checked."""
+    from t2izoo.export import __main__ as cli
+
     base = tmp_path_factory.mktemp("export")
-    result = run_cli(f"--model_dir={run_dir}", "--format=saved_model", f"--out={base}", f"--model_name={MODEL}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    path = base / MODEL / "1"
-    assert f"wrote SavedModel {path}" in result.stdout
-    assert (path / "saved_model.pb").exists()
-    assert [p.name for p in (base / MODEL).iterdir()] == ["1"]  # no staging folder left behind
-    info = json.loads((path / sm.EXPORT_INFO).read_text())
-    assert info["model_name"] == MODEL and info["version"] == 1 and info["generator"] in ("ema", "live")
-    return path
+    report = cli.export(run_dir, "saved_model", "none", str(base), MODEL)
+    return check_written_saved_model(base, "\n".join(report))
+
+
+def signature_contract(saved_model_dir) -> dict:
+    """signature name -> ({(inputs|outputs, name): (dtype, shape)}, method name), read from
+    saved_model.pb and spelled as `saved_model_cli show --all` prints them."""
+    from tensorflow.core.framework import types_pb2
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((Path(saved_model_dir) / "saved_model.pb").read_bytes())
+    (graph,) = [g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags]
+    contract = {}
+    for name, sig in graph.signature_def.items():
+        io = {}
+        for kind, tensors in (("inputs", sig.inputs), ("outputs", sig.outputs)):
+            for key, info in tensors.items():
+                shape = "(" + ", ".join(str(d.size) for d in info.tensor_shape.dim) + ")"
+                io[(kind, key)] = (types_pb2.DataType.Name(info.dtype), shape)
+        contract[name] = (io, sig.method_name)
+    return contract
 
 
 @pytest.fixture(scope="module")
@@ -156,12 +184,30 @@ def test_ema_weights_are_detected_from_stored_values(run_dir):
     assert max_diff(live.reference_images(CAPTIONS, SEEDS), ExportAdapter(t2i).reference_images(CAPTIONS, SEEDS)) > 0
 
 
-@pytest.mark.slow  # a TensorFlow subprocess
-def test_saved_model_cli_show_lists_the_serving_contract(exported, loaded):
-    out = subprocess.run([str(BIN / "saved_model_cli"), "show", "--dir", str(exported), "--all"],
+def test_saved_models_offer_the_serving_contract(exported, loaded):
+    contract = signature_contract(exported)
+    assert set(contract) >= {sm.SERVING_SIGNATURE, sm.SEEDED_SIGNATURE, sm.TOKENS_SIGNATURE, sm.TOKENIZE_SIGNATURE}
+    size = loaded[1].image_size
+    images = ("DT_UINT8", f"(-1, {size}, {size}, 3)")
+    assert contract[sm.SERVING_SIGNATURE][0] == {("inputs", "captions"): ("DT_STRING", "(-1)"),
+                                                 ("outputs", "images"): images}
+    assert contract[sm.SEEDED_SIGNATURE][0] == {("inputs", "captions"): ("DT_STRING", "(-1)"),
+                                                ("inputs", "seed"): ("DT_INT32", "(-1)"),
+                                                ("outputs", "images"): images}
+    tokens = contract[sm.TOKENS_SIGNATURE][0]
+    assert tokens[("inputs", "seed")] == ("DT_INT32", "(-1)") and tokens[("outputs", "images")] == images
+    assert {name for kind, name in tokens if kind == "inputs"} == {"seed", *loaded[1].token_specs}
+    for name in (sm.SERVING_SIGNATURE, sm.SEEDED_SIGNATURE, sm.TOKENS_SIGNATURE, sm.TOKENIZE_SIGNATURE):
+        assert contract[name][1] == "tensorflow/serving/predict", name
+
+
+def test_saved_model_cli_show_lists_the_serving_contract(gan_exported, gan_loaded):
+    """`saved_model_cli show --all` prints what saved_model.pb holds (the contract every run's
+    SavedModel is checked for above)."""
+    out = subprocess.run([str(BIN / "saved_model_cli"), "show", "--dir", str(gan_exported), "--all"],
                          capture_output=True, text=True, env=ENV, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    blocks = {m.group(1): m.group(2) for m in re.finditer(
+    blocks = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
         r"signature_def\['(\w+)'\]:\n(.*?)Method name is: ([\w/]*)", out.stdout, re.S)}
     assert set(blocks) >= {sm.SERVING_SIGNATURE, sm.SEEDED_SIGNATURE, sm.TOKENS_SIGNATURE, sm.TOKENIZE_SIGNATURE}
 
@@ -169,20 +215,17 @@ def test_saved_model_cli_show_lists_the_serving_contract(exported, loaded):
         return {(kind, name): (dtype, shape) for kind, name, dtype, shape in re.findall(
             r"(inputs|outputs)\['(\w+)'\] tensor_info:\n\s+dtype: (\w+)\n\s+shape: (\([-\d, ]*\))", block)}
 
-    size = loaded[1].image_size
-    images = ("DT_UINT8", f"(-1, {size}, {size}, 3)")
-    assert io(blocks[sm.SERVING_SIGNATURE]) == {("inputs", "captions"): ("DT_STRING", "(-1)"),
-                                                ("outputs", "images"): images}
-    assert io(blocks[sm.SEEDED_SIGNATURE]) == {("inputs", "captions"): ("DT_STRING", "(-1)"),
-                                               ("inputs", "seed"): ("DT_INT32", "(-1)"),
-                                               ("outputs", "images"): images}
-    tokens = io(blocks[sm.TOKENS_SIGNATURE])
-    assert tokens[("inputs", "seed")] == ("DT_INT32", "(-1)") and tokens[("outputs", "images")] == images
-    assert {name for kind, name in tokens if kind == "inputs"} == {"seed", *loaded[1].token_specs}
+    contract = signature_contract(gan_exported)
+    for name in (sm.SERVING_SIGNATURE, sm.SEEDED_SIGNATURE, sm.TOKENS_SIGNATURE, sm.TOKENIZE_SIGNATURE):
+        block, method = blocks[name]
+        assert (io(block), method) == contract[name], name
+    size = gan_loaded[1].image_size
+    assert io(blocks[sm.SEEDED_SIGNATURE][0]) == {("inputs", "captions"): ("DT_STRING", "(-1)"),
+                                                  ("inputs", "seed"): ("DT_INT32", "(-1)"),
+                                                  ("outputs", "images"): ("DT_UINT8", f"(-1, {size}, {size}, 3)")}
     assert "Method name is: tensorflow/serving/predict" in out.stdout
 
 
-@pytest.mark.slow  # a TensorFlow subprocess
 def test_saved_model_cli_run_matches_keras(gan_exported, gan_loaded, tmp_path):
     reference = {"seeded": gan_loaded[1].reference_images(CAPTIONS, SEEDS)}
     np.save(tmp_path / "seed.npy", np.array(SEEDS, np.int32))
@@ -467,16 +510,18 @@ def test_cli_defaults_match_the_library():
     assert cli.DEFAULT_REPRESENTATIVE_SAMPLES == tflite.DEFAULT_REPRESENTATIVE_SAMPLES
 
 
-@pytest.mark.slow  # a TensorFlow subprocess
-def test_missing_or_half_written_checkpoints_give_clear_errors(run_dir, tmp_path):
-    relative = os.path.relpath(run_dir)
-    assert os.path.exists(sm.check_checkpoint(relative) + ".index")  # a model_dir given relative to the cwd
+def _cut_short_copy(run_dir, tmp_path) -> tuple:
+    """A copy of `run_dir` whose newest checkpoint's data file is cut to a third (a copy cut short)."""
     broken = tmp_path / "run"
     shutil.copytree(run_dir, broken)
-    ckpt = broken / "checkpoints"
-    latest = Path(tf.train.latest_checkpoint(str(ckpt)))
+    latest = Path(tf.train.latest_checkpoint(str(broken / "checkpoints")))
     data = Path(f"{latest}.data-00000-of-00001")
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])  # a copy cut short
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 3])
+    return broken, latest
+
+
+def test_a_cut_short_checkpoint_fails_in_one_line_on_the_command_line(gan_run, tmp_path):
+    broken, _ = _cut_short_copy(gan_run, tmp_path)
     result = run_cli(f"--model_dir={broken}", "--format=saved_model", f"--out={tmp_path / 'out'}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -484,10 +529,22 @@ def test_missing_or_half_written_checkpoints_give_clear_errors(run_dir, tmp_path
     assert not any(line.startswith("Traceback") for line in lines)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("saved_model.pb"))
 
+
+def test_missing_or_half_written_checkpoints_give_clear_errors(run_dir, tmp_path):
+    """Every run (the command line's own one-line output is checked on GAN-INT-CLS above)."""
+    from t2izoo.export import __main__ as cli
+
+    relative = os.path.relpath(run_dir)
+    assert os.path.exists(sm.check_checkpoint(relative) + ".index")  # a model_dir given relative to the cwd
+    broken, latest = _cut_short_copy(run_dir, tmp_path)
+    with pytest.raises(CheckpointError, match=r"^checkpoint .*incomplete or corrupt"):
+        cli.export(str(broken), "saved_model", "none", str(tmp_path / "out"), MODEL)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("saved_model.pb"))
+
     os.remove(f"{latest}.index")
     with pytest.raises(CheckpointError, match="half-written"):
         sm.check_checkpoint(str(broken))
-    shutil.rmtree(ckpt)
+    shutil.rmtree(broken / "checkpoints")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         sm.export_saved_model(str(broken), str(tmp_path / "out"))
     for pretraining in ("char_cnn_rnn", "damsm"):

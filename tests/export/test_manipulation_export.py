@@ -8,17 +8,9 @@ import tensorflow as tf
 from t2izoo.export import manipulation as export_lib
 from t2izoo.testing import tiny
 
-pytestmark = pytest.mark.slow  # trains a tiny run of each manipulation family
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("manip_export")
-
-
 @pytest.fixture(scope="module", params=tiny.generator_run_names("manipulation"))
-def run_dir(request, root):
-    return tiny.build_tiny_run(request.param, root)
+def run_dir(request, tiny_run):
+    return tiny_run(request.param)  # the session's shared run (tests/conftest.py): read-only here
 
 
 def _inputs(size, n=3):

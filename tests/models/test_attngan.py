@@ -201,7 +201,6 @@ def test_generate_and_attention_figures(rng, tmp_path):
     assert os.path.getsize(path) > 1000
 
 
-@pytest.mark.slow
 def test_mirrored_step_equals_single_device(rng):
     # The DAMSM terms score each replica's examples against the all-gathered global batch.
     # SGD, not Adam: the summed gradients agree to float precision (~1e-6 relative), but Adam's
@@ -220,8 +219,7 @@ def test_mirrored_step_equals_single_device(rng):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.slow
-def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, monkeypatch, capsys):
+def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, tiny_run, monkeypatch, capsys):
     """`eval_images` > 0: the end of training runs the evaluator on both splits (eval.jsonl)."""
     import json
 
@@ -235,7 +233,7 @@ def test_a_finished_shapes_run_scores_itself_on_test_and_novel(tmp_path, monkeyp
     real_evaluate = evaluate_lib.evaluate
     monkeypatch.setattr(evaluate_lib, "evaluate", lambda *a, **k: real_evaluate(*a, shapes_evaluator=evaluator, **k))
     run = str(tmp_path / "gan")
-    run_loop.train_config(tiny.tiny_config("attngan", tiny.build_tiny_run("damsm", tmp_path), eval_images=10), run)
+    run_loop.train_config(tiny.tiny_config("attngan", tiny_run("damsm"), eval_images=10), run)
     rows = [json.loads(line) for line in open(os.path.join(run, "eval.jsonl"))]
     assert [(r["split"], r["num_samples"], r["step"]) for r in rows] == [("test", 10, 4), ("novel", 10, 4)]
     assert "novel (10 images, EMA G): colour" in capsys.readouterr().out

@@ -171,7 +171,6 @@ def test_train_step_moves_g_and_d_and_reports_the_contrastive_term(rng):
     assert "contrastive" not in logs
 
 
-@pytest.mark.slow
 def test_mirrored_step_equals_single_device(rng):
     batch = make_batch(rng, noise=True)
     sgd = lambda: keras.optimizers.SGD(1e-3)  # noqa: E731

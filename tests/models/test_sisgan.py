@@ -116,7 +116,6 @@ def test_train_step_moves_g_and_d_not_the_frozen_text_encoder(rng):
     assert np.abs(live - trainer.manipulate(-images, cond, use_ema=False).numpy()).max() > 0.0
 
 
-@pytest.mark.slow
 def test_one_mirrored_step(rng):
     """One step under MirroredStrategy over two logical CPUs: G and D move, the losses are finite."""
     batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=True).items()}

@@ -152,7 +152,6 @@ def test_cub_parameter_counts_are_pinned_and_match_the_official_architecture():
     assert ours == official_stackgan_counts()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("stage", [1, 2])
 def test_mirrored_step_equals_single_device(rng, stage):
     """One step over 2 replicas (synchronized batch norm) equals one step on one device. SGD, not

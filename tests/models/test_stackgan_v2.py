@@ -139,7 +139,6 @@ def test_cub_parameter_counts_are_pinned_and_match_the_official_architecture():
     assert ours == official_stackgan_v2_counts()
 
 
-@pytest.mark.slow
 def test_mirrored_step_equals_single_device(rng):
     # SGD, not Adam: summed replica gradients match to float precision, but Adam's first step is
     # ~lr * sign(g), which that noise flips for near-zero elements (a 1e-4 = lr/2 flake under load).

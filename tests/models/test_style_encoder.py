@@ -14,7 +14,7 @@ from t2izoo.errors import ConfigError, DataError
 from t2izoo.losses.style import style_inversion_loss
 from t2izoo.models.style_encoder.encoder import StyleEncoder
 from t2izoo.models.style_encoder.trainer import StyleEncoderTrainer
-from t2izoo.testing import gan_checks, tiny
+from t2izoo.testing import gan_checks
 
 S, Z, D, B = 16, 6, 5, 8
 
@@ -114,8 +114,8 @@ def test_one_mirrored_step(rng):
 
 # -- a tiny run end to end ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return tiny.build_tiny_run("style_encoder", tmp_path_factory.mktemp("style_runs"))
+def run_dir(tiny_run):
+    return tiny_run("style_encoder")  # the session's shared run (tests/conftest.py): read-only here
 
 
 @pytest.fixture(scope="module")
@@ -150,18 +150,18 @@ def test_manipulator_takes_uint8_images_and_checks_its_inputs(manipulator, capsy
         manipulator(images[:1, :, :, :1], [caption])
 
 
-def test_text_to_image_runs_are_not_manipulators(run_dir):
+def test_text_to_image_runs_are_not_manipulators(tiny_run):
     from t2izoo.manipulate import ImageManipulator
 
-    gan_dir = os.path.join(os.path.dirname(run_dir), "gan_int_cls")
     with pytest.raises(ConfigError, match="not a manipulation model"):
-        ImageManipulator.load(gan_dir)
+        ImageManipulator.load(tiny_run("gan_int_cls"))
 
 
-def test_evaluation_of_a_manipulation_run(run_dir):
+def test_evaluation_of_a_manipulation_run(tiny_run_copy):
     from t2izoo import evaluate as ev
     from t2izoo.metrics import shapes_evaluator as se
 
+    run_dir = tiny_run_copy("style_encoder")  # evaluation appends to its eval.jsonl
     evaluator = se.ShapesEvaluator(image_size=32, widths=(8, 8, 8), cell_dim=8)
     evaluator(np.zeros((1, 32, 32, 3), np.float32))
     result = ev.evaluate_run(run_dir, ["manip_shapes", "manip_recon"], 12, "novel", verbose=False,
@@ -176,7 +176,6 @@ def test_evaluation_of_a_manipulation_run(run_dir):
         ev.evaluate_run(run_dir, ["manip_mp"], 12, "test", verbose=False)
 
 
-@pytest.mark.slow
 def test_command_line_single_image_folder_and_bad_inputs(run_dir, tmp_path):
     from PIL import Image
 
@@ -214,14 +213,14 @@ def test_command_line_single_image_folder_and_bad_inputs(run_dir, tmp_path):
     assert sorted(os.listdir(tmp_path / "many")) == ["img0.png", "img1.png"]
 
 
-@pytest.mark.slow
-def test_manipulative_precision_with_a_damsm_run(run_dir):
+def test_manipulative_precision_with_a_damsm_run(tiny_run, tiny_run_copy):
     from t2izoo import evaluate as ev
 
-    damsm_dir = tiny.build_tiny_run("damsm", os.path.dirname(run_dir))
+    run_dir = tiny_run_copy("style_encoder")  # evaluation appends to its eval.jsonl
+    damsm_dir = tiny_run("damsm")
     result = ev.evaluate_run(run_dir, ["manip_mp"], 12, "test", verbose=False, damsm_dir=damsm_dir)
     assert 0.0 < result["mp_diff"] < 1.0 and -1.0 <= result["mp_sim"] <= 1.0
     assert result["mp"] == pytest.approx((1 - result["mp_diff"]) * result["mp_sim"], abs=2e-5)
     with pytest.raises(ConfigError, match="not a DAMSM"):
         ev.evaluate_run(run_dir, ["manip_mp"], 12, "test", verbose=False,
-                        damsm_dir=os.path.join(os.path.dirname(run_dir), "char_cnn_rnn"))
+                        damsm_dir=tiny_run("char_cnn_rnn"))

@@ -20,12 +20,16 @@ MAX_BATCH = 4
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    base = soak_lib.tiny_export(str(tmp_path_factory.mktemp("soak")))
+def exported(tiny_run, tmp_path_factory):
+    """`soak_lib.tiny_export` of the session's shared tiny GAN-INT-CLS run (tests/conftest.py)."""
+    from t2izoo.export import saved_model
+
+    base = str(tmp_path_factory.mktemp("soak"))
+    saved_model.export_saved_model(tiny_run("gan_int_cls"), base, "soak", version=1)
+    base = os.path.join(base, "soak")
     return base, soak_lib.expected_images(os.path.join(base, "1"), seeds=range(4))
 
 
-@pytest.mark.slow  # trains and exports a tiny run, then ~12 s of traffic
 def test_soak_answers_every_request_correctly(exported, monkeypatch):
     base, expected = exported
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "grpc_proxy", "all_proxy"):
