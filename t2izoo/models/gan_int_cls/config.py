@@ -97,4 +97,5 @@ register(Family(
     name="gan_int_cls", config_class=GanIntClsConfig, presets=GAN_INT_CLS_PRESETS,
     recipe="t2izoo.models.gan_int_cls.recipe:GanIntClsRecipe", conditioner="char_cnn_rnn",
     tiny=dict(image_size=16, ngf=4, ndf=4, text_proj_dim=8, max_steps=4, checkpoint_every=2, sample_every=2),
-    tiny_runs={"gan_int_cls": dict(max_steps=6, checkpoint_every=3, sample_every=3)}))
+    tiny_runs={"gan_int_cls": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=6, checkpoint_every=3,
+                                   sample_every=3)}))
