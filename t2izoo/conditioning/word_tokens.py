@@ -9,25 +9,9 @@ from t2izoo.conditioning.base import Conditioner
 from t2izoo.data import text as text_lib
 
 
-class WordTokenConditioner(Conditioner):
-    """Captions -> `{"tokens": int32 [B, T], "lengths": int32 [B]}` over the run's vocabulary.
-
-    The generator's conditioning is the word ids themselves: its own (trained) word encoder reads
-    them, so `encode` only checks their types and the conditioner holds no model (`encoder` is
-    None; the export tracks the vocabulary table only).
-
-    Args:
-        vocab: the run's `Vocabulary`.
-        max_words: caption length in words (T).
-    """
-
-    kind = "word_tokens"
-    stored_config = ""
-
-    def __init__(self, vocab, max_words: int):
-        self.encoder = None
-        self.vocab = vocab
-        self.max_words = max_words
+class WordIdTokens:
+    """Captions -> word ids over the run's vocabulary (`vocab`, `max_words`): the tokenization of
+    every conditioner whose models read word ids (TAGAN's in-model encoders, SISGAN's VSE)."""
 
     def token_specs(self):
         return {"tokens": tf.TensorSpec([None, self.max_words], tf.int32, name="tokens"),
@@ -48,6 +32,32 @@ class WordTokenConditioner(Conditioner):
         tokens, lengths = text_lib.Vocabulary.tf_tokenize(captions, self.table, self.max_words)
         return {"tokens": tokens, "lengths": lengths}
 
+    def example_batch(self, config):
+        t = self.max_words
+        return {"tokens": tf.ones((2, t), tf.int32), "lengths": tf.constant([t, 1]),
+                "wrong_tokens": tf.ones((2, t), tf.int32), "wrong_lengths": tf.constant([1, t])}
+
+
+class WordTokenConditioner(WordIdTokens, Conditioner):
+    """Captions -> `{"tokens": int32 [B, T], "lengths": int32 [B]}` over the run's vocabulary.
+
+    The generator's conditioning is the word ids themselves: its own (trained) word encoder reads
+    them, so `encode` only checks their types and the conditioner holds no model (`encoder` is
+    None; the export tracks the vocabulary table only).
+
+    Args:
+        vocab: the run's `Vocabulary`.
+        max_words: caption length in words (T).
+    """
+
+    kind = "word_tokens"
+    stored_config = ""
+
+    def __init__(self, vocab, max_words: int):
+        self.encoder = None
+        self.vocab = vocab
+        self.max_words = max_words
+
     def resources(self):
         return [self.table]
 
@@ -57,11 +67,6 @@ class WordTokenConditioner(Conditioner):
     def conditioning_specs(self, batch):
         return [tf.TensorSpec([batch, self.max_words], tf.int32, name="tokens"),
                 tf.TensorSpec([batch], tf.int32, name="lengths")]
-
-    def example_batch(self, config):
-        t = self.max_words
-        return {"tokens": tf.ones((2, t), tf.int32), "lengths": tf.constant([t, 1]),
-                "wrong_tokens": tf.ones((2, t), tf.int32), "wrong_lengths": tf.constant([1, t])}
 
     def encoder_description(self, batch):
         return (f"word ids int32 [{batch}, {self.max_words}] + lengths int32 [{batch}] (the run's vocab.json; the "

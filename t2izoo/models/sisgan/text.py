@@ -9,11 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from t2izoo.conditioning.base import Conditioner
-from t2izoo.data import text as text_lib
+from t2izoo.conditioning.word_tokens import WordIdTokens
 from t2izoo.losses.ranking import pairwise_ranking_loss
 
 
-class SisganTextConditioner(Conditioner):
+class SisganTextConditioner(WordIdTokens, Conditioner):
     """Captions -> word ids [B, T] + lengths [B] (the run's vocabulary) -> frozen GRU ->
     `{"sentence": [B, D]}`.
 
@@ -28,25 +28,6 @@ class SisganTextConditioner(Conditioner):
     def dim(self) -> int:
         return self.encoder.feature_dim
 
-    def token_specs(self):
-        return {"tokens": tf.TensorSpec([None, self.max_words], tf.int32, name="tokens"),
-                "lengths": tf.TensorSpec([None], tf.int32, name="lengths")}
-
-    def python_tokens(self, captions):
-        tokens, lengths = self.vocab.encode_batch(list(captions), self.max_words)
-        return {"tokens": tokens, "lengths": lengths}
-
-    @property
-    def table(self):
-        """The vocabulary as a TF lookup table (made once: an export tracks it)."""
-        if getattr(self, "_table", None) is None:
-            self._table = self.vocab.tf_table()
-        return self._table
-
-    def tf_tokens(self, captions):
-        tokens, lengths = text_lib.Vocabulary.tf_tokenize(captions, self.table, self.max_words)
-        return {"tokens": tokens, "lengths": lengths}
-
     def resources(self):
         return [self.encoder, self.table]
 
@@ -55,11 +36,6 @@ class SisganTextConditioner(Conditioner):
 
     def conditioning_specs(self, batch):
         return [tf.TensorSpec([batch, self.dim], tf.float32, name="sentence")]
-
-    def example_batch(self, config):
-        t = config.max_words
-        return {"tokens": tf.ones((2, t), tf.int32), "lengths": tf.constant([t, 1]),
-                "wrong_tokens": tf.ones((2, t), tf.int32), "wrong_lengths": tf.constant([1, t])}
 
     def encoder_description(self, batch):
         return (f"word ids int32 [{batch}, {self.max_words}] + lengths int32 [{batch}] -> sentence float32 "
