@@ -70,9 +70,8 @@ def test_the_ema_generator_computes_in_float32(rng):
     assert trainer.generate(conditioning, batch["noise"]).dtype == tf.float32
 
 
-def test_a_bfloat16_run_resumes_in_float32(tmp_path):
-    encoder = str(tmp_path / "encoder")
-    run_loop.train_config(tiny.tiny_config("char_cnn_rnn"), encoder, verbose=0)
+def test_a_bfloat16_run_resumes_in_float32(tiny_run, tmp_path):
+    encoder = tiny_run("char_cnn_rnn")  # the session's shared tiny encoder run (read only)
     config = tiny.tiny_config("gan_int_cls", encoder, max_steps=2, mixed_precision="bfloat16")
     run_dir = str(tmp_path / "gan")
     run_loop.train_config(config, run_dir, verbose=0)
