@@ -156,6 +156,22 @@ def embedding_batch(rng, batch_size: int, image_sizes, text_dim: int, noise_widt
     return batch
 
 
+def word_token_batch(rng, batch_size: int, image_size: int, max_words: int, vocab_size: int,
+                     noise_width: int | None = None) -> dict:
+    """A random training batch of a word-id-conditioned manipulation trainer (SISGAN, TAGAN):
+    `index`, real images in [-1, 1], `tokens`/`lengths` and mismatched `wrong_tokens`/
+    `wrong_lengths` (the lengths reversed), and `noise` when a width is given."""
+    lengths = rng.integers(1, max_words + 1, batch_size).astype("int32")
+    batch = {"index": np.arange(batch_size, dtype=np.int32),
+             f"image_{image_size}": rng.uniform(-1, 1, (batch_size, image_size, image_size, 3)).astype("float32"),
+             "tokens": rng.integers(2, vocab_size, (batch_size, max_words)).astype("int32"), "lengths": lengths,
+             "wrong_tokens": rng.integers(2, vocab_size, (batch_size, max_words)).astype("int32"),
+             "wrong_lengths": lengths[::-1].copy()}
+    if noise_width:
+        batch["noise"] = rng.normal(size=(batch_size, noise_width)).astype("float32")
+    return batch
+
+
 def check_mirrored_matches_single_seeded(make_trainer, batch, atol=2e-5, devices=("/cpu:0", "/cpu:1")):
     """`check_mirrored_matches_single` for any trainer: `make_trainer()` must give both sides the
     same initial weights (seed it); every trainable weight is compared after one step each."""

@@ -179,13 +179,7 @@ def make_trainer(sync=False, optimizer=lambda: keras.optimizers.Adam(2e-4, beta_
 
 
 def make_batch(rng, noise=False):
-    lengths = rng.integers(1, T + 1, B).astype("int32")
-    batch = {"index": np.arange(B, dtype=np.int32), f"image_{S}": rng.uniform(-1, 1, (B, S, S, 3)).astype("float32"),
-             "tokens": rng.integers(2, V, (B, T)).astype("int32"), "lengths": lengths,
-             "wrong_tokens": rng.integers(2, V, (B, T)).astype("int32"), "wrong_lengths": lengths[::-1].copy()}
-    if noise:
-        batch["noise"] = rng.normal(size=(B, 2 * C)).astype("float32")
-    return batch
+    return gan_checks.word_token_batch(rng, B, S, T, V, 2 * C if noise else None)
 
 
 def test_train_step_moves_g_and_d_and_manipulation_is_deterministic(rng):
