@@ -26,6 +26,7 @@ BAD_FLAGS = {
     "t2izoo.export": (["--model_dir=/no/such/run", "--out=/tmp/unused", "--format=onnx"], "--format='onnx'"),
     "t2izoo.convert": (["--checkpoint=g.pth", "--out=/tmp/unused"], "--from"),
     "t2izoo.data.preview": (["--dataset=nope"], "--dataset=nope"),
+    "t2izoo.metrics": (["--split=nope"], "--split=nope"),  # argparse printed its usage line above the error
     "serving.server": (["--model_base_path=/no/such", "--grpc_port=0", "--rest_port=0"],
                        "cannot both be 0"),
     "serving.client": (["--caption=a red circle"], "--model_name"),
