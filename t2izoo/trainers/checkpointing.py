@@ -160,12 +160,28 @@ def make_checkpoint(trainer, optimizers, extra=None) -> tf.train.Checkpoint:
     return _Checkpoint(parts, seed_generator_states(trainer))
 
 
+def _quiet_latest_checkpoint(ckpt_dir: str):
+    """`tf.train.latest_checkpoint` without its warnings for an unparsable state file (None then:
+    the caller says so in one line)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        return tf.train.latest_checkpoint(ckpt_dir)
+    finally:
+        logger.setLevel(level)
+
+
 def restore_for_inference(recipe, config, model_dir: str, checkpoint_path: str | None = None):
     """Builds the trainer of a finished/paused run and restores its latest (or the given) checkpoint."""
     ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-    latest = checkpoint_path or tf.train.latest_checkpoint(ckpt_dir)
+    latest = checkpoint_path or _quiet_latest_checkpoint(ckpt_dir)
     if checkpoint_path and not os.path.exists(checkpoint_path + ".index"):
         raise CheckpointError(f"no checkpoint at {checkpoint_path} (expected {checkpoint_path}.index)")
+    if latest is None and os.path.isfile(os.path.join(ckpt_dir, "checkpoint")):
+        raise CheckpointError(f"{os.path.join(ckpt_dir, 'checkpoint')} names no readable checkpoint (an unparsable "
+                              "or empty state file): restore the file, or name a checkpoint "
+                              "(t2izoo.evaluate --checkpoint)")
     if latest is None:
         raise CheckpointError(f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (train first, or "
                               "the run was stopped before its first save)")
@@ -179,7 +195,13 @@ def restore_for_inference(recipe, config, model_dir: str, checkpoint_path: str |
     checkpoint = recipe.checkpoint(trainer)
     try:
         checkpoint.restore(latest).assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as err:
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError) as err:
+        # A truncated data file raised IndexError ("Read less bytes than requested") as a stack
+        # trace; it is read tensor by tensor only here, on failure, so a whole one loads once.
+        problem = checkpoint_problem(latest)
+        if problem:
+            raise CheckpointError(f"checkpoint {latest} is {problem}: restore a whole copy, or evaluate an "
+                                  "earlier one (t2izoo.evaluate --checkpoint)") from None
         raise CheckpointError(f"cannot restore {latest}: {str(err).splitlines()[0]}") from None
     if hasattr(trainer, "sync_ema"):
         trainer.sync_ema()
