@@ -19,7 +19,8 @@ from t2izoo import configs as config_lib
 from t2izoo import registry
 from t2izoo.data import text as text_lib
 from t2izoo.trainers.checkpointing import restore_for_inference
-from t2izoo.utils.cli import parse_flags, run_main
+from t2izoo.errors import ConfigError
+from t2izoo.utils.cli import parse_flags, run_main, writing
 from t2izoo.utils.grid import save_captioned_grid
 from t2izoo.utils.pixels import to_uint8
 
@@ -67,6 +68,14 @@ class Text2Image(RestoredRun):
         >>> images = t2i(["a large red circle in the center"], num_per_caption=4, seed=0)
     """
 
+    @classmethod
+    def recipe_for(cls, model_dir: str):
+        recipe, config = recipe_for(model_dir)
+        if recipe.family.is_manipulation:  # its generator takes images too: a KeyError deep in forward
+            raise ConfigError(f"{model_dir} is a {recipe.name} run (image manipulation), not a text-to-image "
+                              "model; use python -m t2izoo.manipulate")
+        return recipe, config
+
     @property
     def step(self) -> int:
         return self.recipe.step(self.trainer)
@@ -102,7 +111,8 @@ def main(argv):
         images = t2i(FLAGS.caption, FLAGS.num, FLAGS.seed)
         cols = min(FLAGS.num, 8)
         rows_captions = [c for c in FLAGS.caption for _ in range(-(-FLAGS.num // cols))]
-        save_captioned_grid(images, rows_captions, cols, FLAGS.out)
+        with writing(FLAGS.out):
+            save_captioned_grid(images, rows_captions, cols, FLAGS.out)
         print(f"wrote {FLAGS.out}: {len(images)} images at {images.shape[1]} px")
 
     run_main(_run)

@@ -12,6 +12,11 @@ outside the run's vocabulary stops with one line.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # first, before TensorFlow is imported: keep its start-up logging quiet
+    from t2izoo.utils import tf_logging
+
+    tf_logging.quiet()
+
 import os
 import sys
 
@@ -25,7 +30,7 @@ from t2izoo.data import text as text_lib
 from t2izoo.data.pipeline import image_to_float
 from t2izoo.errors import ConfigError, DataError
 from t2izoo.generate import RestoredRun
-from t2izoo.utils.cli import run_main
+from t2izoo.utils.cli import parse_flags, run_main, writing
 from t2izoo.utils.pixels import to_uint8
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -142,14 +147,17 @@ def main(argv):
             raise ConfigError("give exactly one of --image (one file) and --image_dir (a folder)")
         paths = [FLAGS.image] if FLAGS.image else folder_images(FLAGS.image_dir)
         images = [load_image(p) for p in paths]  # every input is checked before the model loads
+        text_lib.check_caption(FLAGS.caption, where="--caption")
         manipulator = ImageManipulator.load(FLAGS.model_dir)
         edited = manipulator(images, [FLAGS.caption] * len(images), resize=FLAGS.resize)
         if FLAGS.image:
-            _save(edited[0], FLAGS.out)
+            with writing(FLAGS.out):
+                _save(edited[0], FLAGS.out)
             print(f"wrote {FLAGS.out} ({edited.shape[1]} px)")
             return
-        for path, image in zip(paths, edited):
-            _save(image, os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0] + ".png"))
+        with writing(FLAGS.out):
+            for path, image in zip(paths, edited):
+                _save(image, os.path.join(FLAGS.out, os.path.splitext(os.path.basename(path))[0] + ".png"))
         print(f"wrote {len(edited)} images to {FLAGS.out}/ ({edited.shape[1]} px)")
 
     run_main(_run)
@@ -162,4 +170,4 @@ if __name__ == "__main__":
     flags.DEFINE_string("caption", None, "The new description.", required=True)
     flags.DEFINE_string("out", "out.png", "Output PNG (--image) or folder (--image_dir).")
     flags.DEFINE_bool("resize", True, "Resize images of another size (--noresize: refuse them).")
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

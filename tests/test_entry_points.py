@@ -22,10 +22,12 @@ BAD_FLAGS = {
     "t2izoo.recipes.gan_int_cls": (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
     "t2izoo.recipes.damsm": (["--dataset=nope"], "--dataset=nope"),
     "t2izoo.generate": (["--model_dir=/no/such/run", "--caption=a red circle"], "/no/such/run"),
+    "t2izoo.manipulate": (["--image=in.png", "--caption=a red circle"], "--model_dir"),
     "t2izoo.evaluate": (["--model_dir=/no/such/run", "--num_samples=0"], "--num_samples=0"),
     "t2izoo.export": (["--model_dir=/no/such/run", "--out=/tmp/unused", "--format=onnx"], "--format='onnx'"),
     "t2izoo.convert": (["--checkpoint=g.pth", "--out=/tmp/unused"], "--from"),
     "t2izoo.data.preview": (["--dataset=nope"], "--dataset=nope"),
+    "t2izoo.metrics": (["--split=nope"], "--split=nope"),  # argparse printed its usage line above the error
     "serving.server": (["--model_base_path=/no/such", "--grpc_port=0", "--rest_port=0"],
                        "cannot both be 0"),
     "serving.client": (["--caption=a red circle"], "--model_name"),

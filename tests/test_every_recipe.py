@@ -2,7 +2,7 @@
 
 * Exact resume: a run interrupted after one checkpoint and resumed ends, at the same final step,
   with every saved tensor (weights, batch-norm statistics, EMA, optimizer slots, the noise
-  generator's state; Keras SeedGenerator states are not saved yet, see NOT_YET_EXACT) equal to the
+  generator's state, Keras SeedGenerator states such as DAMSM's embedding dropout) equal to the
   uninterrupted run's.
 
 The uninterrupted run is the session's shared tiny run of the recipe (tests/conftest.py; it
@@ -26,13 +26,9 @@ from t2izoo.testing import tiny
 from t2izoo.trainers import run_loop
 
 # GAN-INT-CLS is covered by tests/test_run_loop.py (resume, SIGKILL, damaged checkpoints).
-# Open, found once this test really resumed (#26): DAMSM's text encoder draws its embedding dropout
-# from a Keras SeedGenerator whose state is not checkpointed (`make_checkpoint` saves
-# `trainer.weights`, which leaves out seed-generator states; `trainer.variables` has them), so the
-# resumed steps draw other dropout masks: the run differs from step 3, the first resumed step.
-NOT_YET_EXACT = {"damsm": "the dropout SeedGenerator's state is not in the checkpoint (#26)"}
-RUNS = [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET_EXACT[name], strict=True))
-        if name in NOT_YET_EXACT else name for name in sorted(tiny.tiny_runs()) if name != "gan_int_cls"]
+# DAMSM resumed inexactly until its embedding dropout's SeedGenerator state was checkpointed (#26:
+# the resumed steps drew other dropout masks); `_saved_tensors` includes those states now.
+RUNS = [name for name in sorted(tiny.tiny_runs()) if name != "gan_int_cls"]
 
 
 class _FirstStep(keras.callbacks.Callback):

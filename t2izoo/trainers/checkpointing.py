@@ -4,13 +4,20 @@ Keras 3 layers do not expose all of their variables to `tf.train.Checkpoint`'s o
 (sub-layers assigned in `__init__` can be missing, so their weights would silently not be
 saved). We therefore checkpoint flat, ordered variable lists: the trainer's `weights` (every
 model, frozen encoders, batch-norm statistics and EMA copies, in Keras' deterministic order),
-each optimizer's `variables`, and the noise generator. The same code and config rebuild the
-same lists, so a restore is exact; a different architecture fails loudly on shapes.
+the states of its Keras `SeedGenerator`s (dropout masks, a layer's own noise: `trainer.variables`
+beyond `trainer.weights`), each optimizer's `variables`, and the noise generator. The same code
+and config rebuild the same lists, so a restore is exact; a different architecture fails loudly
+on shapes.
+
+Checkpoints written before the seed-generator states were saved (t2izoo 0.1 and runs trained
+until issue #26) hold no `seed_states` entry; they restore as before, and the seed generators
+keep the states they were built with (one log line says so).
 """
 
 import os
 
 import tensorflow as tf
+from absl import logging
 
 from t2izoo.data import text as text_lib
 from t2izoo.errors import CheckpointError
@@ -26,6 +33,57 @@ class _VariableList(tf.Module):
     def __init__(self, variables):
         super().__init__()
         self.values = [_tf_variable(v) for v in variables]
+
+
+SEED_STATES = "seed_states"  # the checkpoint entry of the trainer's SeedGenerator states
+
+
+def seed_generator_states(trainer) -> list:
+    """The state variables of every Keras `SeedGenerator` the trainer tracks, in Keras' order:
+    `trainer.variables` less `trainer.weights` (Keras counts seed states as variables, not weights)."""
+    weights = {id(w) for w in trainer.weights}
+    states, seen = [], set()
+    for v in trainer.variables:
+        if id(v) not in weights and id(v) not in seen:
+            seen.add(id(v))
+            states.append(v)
+    return states
+
+
+class _EarlierParts:
+    """A plain holder (not trackable, so not part of the checkpoint's object graph)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+
+class _Checkpoint(tf.train.Checkpoint):
+    """A `tf.train.Checkpoint` whose `restore` also reads checkpoints written before the
+    seed-generator states were saved: those restore everything they hold (the same checks, e.g.
+    `assert_existing_objects_matched`, apply to it), and the seed generators keep their state."""
+
+    def __init__(self, parts: dict, seed_states: list):
+        super().__init__(**parts, **({SEED_STATES: _VariableList(seed_states)} if seed_states else {}))
+        self._earlier = _EarlierParts(parts)
+
+    def restore(self, save_path, options=None):
+        if save_path is None or not hasattr(self, SEED_STATES) or _has_entry(save_path, SEED_STATES):
+            return super().restore(save_path, options=options)
+        logging.info("%s predates saved seed-generator states: they keep their fresh state (dropout masks "
+                     "and layer noise after the restore differ from the original run's)", save_path)
+        earlier = tf.train.Checkpoint(**self._earlier.parts)
+        status = earlier.restore(save_path, options=options)
+        self.save_counter.assign(earlier.save_counter)
+        return status
+
+
+def _has_entry(save_path, name: str) -> bool:
+    """Whether the checkpoint at `save_path` holds anything under the top-level entry `name`."""
+    try:
+        keys = tf.train.load_checkpoint(save_path).get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError):
+        return True  # unreadable: let the full restore report it
+    return any(k.startswith(name + "/") for k in keys)
 
 
 def checkpoint_problem(prefix: str):
@@ -93,20 +151,37 @@ def restore_newest_readable(checkpoint, manager, warn=print):
 
 
 def make_checkpoint(trainer, optimizers, extra=None) -> tf.train.Checkpoint:
-    """A checkpoint of `trainer.weights`, the optimizers' variables and `extra` trackables."""
+    """A checkpoint of `trainer.weights`, its seed-generator states (when it has any), the
+    optimizers' variables and `extra` trackables."""
     parts = {"model": _VariableList(trainer.weights)}
     for i, optimizer in enumerate(optimizers):
         parts[f"optimizer_{i}"] = _VariableList(optimizer.variables)
     parts.update(extra or {})
-    return tf.train.Checkpoint(**parts)
+    return _Checkpoint(parts, seed_generator_states(trainer))
+
+
+def _quiet_latest_checkpoint(ckpt_dir: str):
+    """`tf.train.latest_checkpoint` without its warnings for an unparsable state file (None then:
+    the caller says so in one line)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        return tf.train.latest_checkpoint(ckpt_dir)
+    finally:
+        logger.setLevel(level)
 
 
 def restore_for_inference(recipe, config, model_dir: str, checkpoint_path: str | None = None):
     """Builds the trainer of a finished/paused run and restores its latest (or the given) checkpoint."""
     ckpt_dir = os.path.join(model_dir, CHECKPOINT_SUBDIR)
-    latest = checkpoint_path or tf.train.latest_checkpoint(ckpt_dir)
+    latest = checkpoint_path or _quiet_latest_checkpoint(ckpt_dir)
     if checkpoint_path and not os.path.exists(checkpoint_path + ".index"):
         raise CheckpointError(f"no checkpoint at {checkpoint_path} (expected {checkpoint_path}.index)")
+    if latest is None and os.path.isfile(os.path.join(ckpt_dir, "checkpoint")):
+        raise CheckpointError(f"{os.path.join(ckpt_dir, 'checkpoint')} names no readable checkpoint (an unparsable "
+                              "or empty state file): restore the file, or name a checkpoint "
+                              "(t2izoo.evaluate --checkpoint)")
     if latest is None:
         raise CheckpointError(f"{model_dir} has no checkpoint in {CHECKPOINT_SUBDIR}/ (train first, or "
                               "the run was stopped before its first save)")
@@ -120,7 +195,13 @@ def restore_for_inference(recipe, config, model_dir: str, checkpoint_path: str |
     checkpoint = recipe.checkpoint(trainer)
     try:
         checkpoint.restore(latest).assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as err:
+    except (tf.errors.OpError, AssertionError, ValueError, IndexError) as err:
+        # A truncated data file raised IndexError ("Read less bytes than requested") as a stack
+        # trace; it is read tensor by tensor only here, on failure, so a whole one loads once.
+        problem = checkpoint_problem(latest)
+        if problem:
+            raise CheckpointError(f"checkpoint {latest} is {problem}: restore a whole copy, or evaluate an "
+                                  "earlier one (t2izoo.evaluate --checkpoint)") from None
         raise CheckpointError(f"cannot restore {latest}: {str(err).splitlines()[0]}") from None
     if hasattr(trainer, "sync_ema"):
         trainer.sync_ema()
