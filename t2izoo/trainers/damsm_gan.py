@@ -72,6 +72,12 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
     def batch_conditioning(self, batch):
         return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])
 
+    def step_conditioning(self, batch, key="fake"):
+        """`batch_conditioning(batch)`, run once per training step for the batch of `shared_forward`'s
+        `key` (the text encoder is frozen and deterministic: D's and G's losses get the same
+        features; the bi-LSTM is a sequential loop, a visible part of a `shapes` step)."""
+        return self.step_cached(f"text_{key}", lambda: self.batch_conditioning(batch))
+
     def forward(self, generator, conditioning, noise, training=True):
         """(images of every scale, {"maps": attention maps of each attention stage, "mu", "log_sigma"})."""
         words = conditioning["words"]
@@ -88,7 +94,7 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def discriminator_loss(self, batch, noise, key="fake"):
         """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own)."""
-        text = self.batch_conditioning(batch)
+        text = self.step_conditioning(batch, key)
         sentence = text["sentence"]
         wrong_sentence = damsm_text_conditioning(self.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])
         fakes = [tf.stop_gradient(f) for f in self.shared_forward(text, noise, key)[0]]
@@ -97,23 +103,38 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def scale_discriminator_losses(self, reals, fakes, sentence, wrong_sentence):
         """(sum over scales, per-scale terms) of the D loss for one batch of real, generated
-        images and their sentences."""
-        real = self.discriminator((reals, sentence), training=True)
-        wrong = self.discriminator((reals, wrong_sentence), training=True)
-        fake = self.discriminator((fakes, sentence), training=True)
-        return sum_over_scales(self.image_sizes, [averaged_jcu_discriminator_loss(r, w, f)
-                                                  for r, w, f in zip(real, wrong, fake)], "d_loss")
+        images and their sentences.
+
+        Each D encodes the real images once and scores that code against the matching and the
+        mismatched sentence (upstream's `real_features = netD(real_imgs)` feeding `COND_DNET`
+        twice): the same logits and gradients as two full passes over the reals, at one image
+        encoder's cost. The unconditional logit depends on the code alone, so the mismatched
+        pair's is the real pair's (it does not enter the averaged loss)."""
+        losses = []
+        for d, real_images, fake_images in zip(self.discriminator.discriminators, reals, fakes):
+            code = d.encode(real_images, training=True)
+            real = d.logits(code, sentence, training=True)
+            wrong = (d.logits(code, wrong_sentence, training=True, unconditional=False), real[1])
+            fake = d((fake_images, sentence), training=True)
+            losses.append(averaged_jcu_discriminator_loss(real, wrong, fake))
+        return sum_over_scales(self.image_sizes, losses, "d_loss")
 
     def generator_loss(self, batch, noise):
-        text = self.batch_conditioning(batch)
+        text = self.step_conditioning(batch)
         fakes, extras = self.shared_forward(text, noise)
         return self.generator_objective(fakes, extras, text, batch["lengths"], batch["class_ids"])
 
-    def generator_objective(self, fakes, extras, text, lengths, class_ids):
+    def image_codes(self, images):
+        """Each scale's D image code (`StageDiscriminator.encode`) of `images` (every scale)."""
+        return [d.encode(x, training=True) for d, x in zip(self.discriminator.discriminators, images)]
+
+    def generator_objective(self, fakes, extras, text, lengths, class_ids, codes=None):
         """(G loss, terms) of generated images `fakes` (every scale) made from `text` (the batch's
-        conditioning) with `forward`'s `extras`: adversarial over scales + DAMSM + KL."""
+        conditioning) with `forward`'s `extras`: adversarial over scales + DAMSM + KL. `codes`: the
+        fakes' `image_codes`, when the caller has them (SD-GAN's contrastive term uses the last)."""
         words, sentence = text["words"], text["sentence"]
-        outputs = self.discriminator((fakes, sentence), training=True)
+        codes = self.image_codes(fakes) if codes is None else codes
+        outputs = [d.logits(c, sentence, training=True) for d, c in zip(self.discriminator.discriminators, codes)]
         total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out)[0] for out in outputs], "g_loss")
         if self.image_encoder is None:  # a converted generation-only run: builds, never trains
             terms["damsm"] = tf.zeros(())
