@@ -73,10 +73,19 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
         return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])
 
     def step_conditioning(self, batch, key="fake"):
-        """`batch_conditioning(batch)`, run once per training step for the batch of `shared_forward`'s
-        `key` (the text encoder is frozen and deterministic: D's and G's losses get the same
-        features; the bi-LSTM is a sequential loop, a visible part of a `shapes` step)."""
-        return self.step_cached(f"text_{key}", lambda: self.batch_conditioning(batch))
+        """(`batch_conditioning(batch)`, the same of the mismatched captions `wrong_tokens`), run once
+        per training step for the batch of `shared_forward`'s `key`, both in one text-encoder call
+        over the stacked captions. The encoder is frozen and deterministic and each caption's
+        features are its own row's, so D's and G's losses get what separate calls give (to float
+        round-off); the bi-LSTM is a sequential loop whose per-step cost hardly grows with the
+        batch, a visible part of a `shapes` step."""
+        def encode():
+            n = tf.shape(batch["tokens"])[0]
+            both = damsm_text_conditioning(
+                self.text_encoder, tf.concat([batch["tokens"], batch["wrong_tokens"]], 0),
+                tf.concat([tf.cast(batch["lengths"], tf.int32), tf.cast(batch["wrong_lengths"], tf.int32)], 0))
+            return {k: v[:n] for k, v in both.items()}, {k: v[n:] for k, v in both.items()}
+        return self.step_cached(f"text_{key}", encode)
 
     def forward(self, generator, conditioning, noise, training=True):
         """(images of every scale, {"maps": attention maps of each attention stage, "mu", "log_sigma"})."""
@@ -94,12 +103,11 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
 
     def discriminator_loss(self, batch, noise, key="fake"):
         """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own)."""
-        text = self.step_conditioning(batch, key)
+        text, wrong_text = self.step_conditioning(batch, key)
         sentence = text["sentence"]
-        wrong_sentence = damsm_text_conditioning(self.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])
         fakes = [tf.stop_gradient(f) for f in self.shared_forward(text, noise, key)[0]]
         reals = [batch[f"image_{s}"] for s in self.image_sizes]
-        return self.scale_discriminator_losses(reals, fakes, sentence, wrong_sentence["sentence"])
+        return self.scale_discriminator_losses(reals, fakes, sentence, wrong_text["sentence"])
 
     def scale_discriminator_losses(self, reals, fakes, sentence, wrong_sentence):
         """(sum over scales, per-scale terms) of the D loss for one batch of real, generated
@@ -120,7 +128,7 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
         return sum_over_scales(self.image_sizes, losses, "d_loss")
 
     def generator_loss(self, batch, noise):
-        text = self.step_conditioning(batch)
+        text = self.step_conditioning(batch)[0]
         fakes, extras = self.shared_forward(text, noise)
         return self.generator_objective(fakes, extras, text, batch["lengths"], batch["class_ids"])
 

@@ -83,7 +83,7 @@ class SdGanTrainer(DamsmGanTrainer):
         pair = pair_branch(batch)
         last_codes, losses, terms = [], [], []
         for branch, key in ((batch, "fake"), (pair, "pair")):
-            text = self.step_conditioning(branch, key)
+            text = self.step_conditioning(branch, key)[0]
             images, extras = self.shared_forward(text, noise, key)
             codes = self.image_codes(images)  # the adversarial terms' codes, the last also L_c's
             loss, branch_terms = self.generator_objective(images, extras, text, branch["lengths"], branch["class_ids"],
