@@ -72,20 +72,24 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
     def batch_conditioning(self, batch):
         return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])
 
+    def encode_captions(self, captions):
+        """[(tokens [B_i, T], lengths [B_i]), ...] -> their `batch_conditioning`s, from one frozen
+        text-encoder call over the stacked rows. Each caption's features are its own row's (the
+        encoder is deterministic and row-wise), so this is what separate calls give, to float
+        round-off; the bi-LSTM is a sequential loop whose cost hardly grows with the rows, a visible
+        part of a `shapes` step."""
+        sizes = [tf.shape(tokens)[0] for tokens, _ in captions]
+        both = damsm_text_conditioning(self.text_encoder, tf.concat([tokens for tokens, _ in captions], 0),
+                                       tf.concat([tf.cast(lengths, tf.int32) for _, lengths in captions], 0))
+        parts = {k: tf.split(v, sizes, axis=0) for k, v in both.items()}
+        return [{k: parts[k][i] for k in both} for i in range(len(captions))]
+
     def step_conditioning(self, batch, key="fake"):
-        """(`batch_conditioning(batch)`, the same of the mismatched captions `wrong_tokens`), run once
-        per training step for the batch of `shared_forward`'s `key`, both in one text-encoder call
-        over the stacked captions. The encoder is frozen and deterministic and each caption's
-        features are its own row's, so D's and G's losses get what separate calls give (to float
-        round-off); the bi-LSTM is a sequential loop whose per-step cost hardly grows with the
-        batch, a visible part of a `shapes` step."""
-        def encode():
-            n = tf.shape(batch["tokens"])[0]
-            both = damsm_text_conditioning(
-                self.text_encoder, tf.concat([batch["tokens"], batch["wrong_tokens"]], 0),
-                tf.concat([tf.cast(batch["lengths"], tf.int32), tf.cast(batch["wrong_lengths"], tf.int32)], 0))
-            return {k: v[:n] for k, v in both.items()}, {k: v[n:] for k, v in both.items()}
-        return self.step_cached(f"text_{key}", encode)
+        """(`batch_conditioning(batch)`, the same of its mismatched captions `wrong_tokens`), from one
+        `encode_captions` call per training step for the batch of `shared_forward`'s `key`: D's and
+        G's losses share it (`step_cached`)."""
+        return self.step_cached(f"text_{key}", lambda: tuple(self.encode_captions(
+            [(batch["tokens"], batch["lengths"]), (batch["wrong_tokens"], batch["wrong_lengths"])])))
 
     def forward(self, generator, conditioning, noise, training=True):
         """(images of every scale, {"maps": attention maps of each attention stage, "mu", "log_sigma"})."""
@@ -101,9 +105,10 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
         images, extras = self.forward(self.generator_for(use_ema), conditioning, noise, training=False)
         return images, extras["maps"]
 
-    def discriminator_loss(self, batch, noise, key="fake"):
-        """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own)."""
-        text, wrong_text = self.step_conditioning(batch, key)
+    def discriminator_loss(self, batch, noise, key="fake", texts=None):
+        """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own);
+        `texts`: its `step_conditioning`, when the caller has it."""
+        text, wrong_text = texts or self.step_conditioning(batch, key)
         sentence = text["sentence"]
         fakes = [tf.stop_gradient(f) for f in self.shared_forward(text, noise, key)[0]]
         reals = [batch[f"image_{s}"] for s in self.image_sizes]

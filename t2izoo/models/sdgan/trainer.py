@@ -67,11 +67,22 @@ class SdGanTrainer(DamsmGanTrainer):
             features = features / keras.ops.sqrt(keras.ops.sum(keras.ops.square(features), -1, keepdims=True) + 1e-12)
         return features
 
+    def branch_conditioning(self, batch):
+        """[(text, mismatched text) of the first branch, the same of the second]: every caption of
+        the step in one text-encoder call (`encode_captions`), once per step (`step_cached`)."""
+        def encode():
+            pair = pair_branch(batch)
+            t = self.encode_captions([(b[f"{p}tokens"], b[f"{p}lengths"]) for b in (batch, pair)
+                                      for p in ("", "wrong_")])
+            return [(t[0], t[1]), (t[2], t[3])]
+        return self.step_cached("text_branches", encode)
+
     def discriminator_loss(self, batch, noise):
         if not self._two_branches(batch):
             return super().discriminator_loss(batch, noise)
-        loss_a, terms_a = super().discriminator_loss(batch, noise)
-        loss_b, terms_b = super().discriminator_loss(pair_branch(batch), noise, key="pair")
+        texts = self.branch_conditioning(batch)
+        loss_a, terms_a = super().discriminator_loss(batch, noise, texts=texts[0])
+        loss_b, terms_b = super().discriminator_loss(pair_branch(batch), noise, key="pair", texts=texts[1])
         return (loss_a + loss_b) / 2.0, _mean_terms(terms_a, terms_b)
 
     def generator_loss(self, batch, noise):
@@ -82,8 +93,7 @@ class SdGanTrainer(DamsmGanTrainer):
             return loss, terms
         pair = pair_branch(batch)
         last_codes, losses, terms = [], [], []
-        for branch, key in ((batch, "fake"), (pair, "pair")):
-            text = self.step_conditioning(branch, key)[0]
+        for branch, key, (text, _) in zip((batch, pair), ("fake", "pair"), self.branch_conditioning(batch)):
             images, extras = self.shared_forward(text, noise, key)
             codes = self.image_codes(images)  # the adversarial terms' codes, the last also L_c's
             loss, branch_terms = self.generator_objective(images, extras, text, branch["lengths"], branch["class_ids"],
