@@ -110,7 +110,15 @@ class StageDiscriminator(keras.Model):
 
     def call(self, inputs, training=False):
         images, condition = inputs
-        code = self.encode(images, training=training)
+        return self.logits(self.encode(images, training=training), condition, training=training)
+
+    def logits(self, code, condition, training=False, unconditional=True):
+        """The heads on an image code from `encode`: what `call` returns for (images, condition).
+        A trainer that scores one batch of images against two conditions (real and mismatched
+        captions) encodes the images once and calls this twice, as the official trainers reuse
+        `real_features`; `unconditional=False` leaves out the unconditional logit (`stackgan_v2`:
+        it depends on the code only), returning the conditional logits alone."""
+        condition = keras.ops.cast(condition, code.dtype)  # as `__call__` casts it under a mixed policy
         if self.variant == "stackgan":
             t = keras.ops.leaky_relu(self.text_projection(condition), 0.2)
             h = keras.ops.concatenate([code, keras.ops.tile(t[:, None, None, :], (1, 4, 4, 1))], axis=-1)
@@ -118,7 +126,7 @@ class StageDiscriminator(keras.Model):
             h = keras.ops.concatenate([keras.ops.tile(condition[:, None, None, :], (1, 4, 4, 1)), code], axis=-1)
         h = keras.ops.leaky_relu(self.joint_norm(self.joint(h), training=training), 0.2)
         cond = keras.ops.reshape(self.logit(h), (-1,))
-        if self.variant == "stackgan":
+        if self.variant == "stackgan" or not unconditional:
             return cond
         return cond, keras.ops.reshape(self.uncond_logit(code), (-1,))
 

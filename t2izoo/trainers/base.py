@@ -179,11 +179,18 @@ class GANTrainer(PrebuiltTrainer):
         (recorded for G's update) and later calls return the same tensors; elsewhere (building,
         a loss called directly) it just runs `forward`. The caller is responsible for asking
         under one key only with the same conditioning and noise; D's loss stops the gradient."""
+        return self.step_cached(key, lambda: self.forward(self.generator, conditioning, noise))
+
+    def step_cached(self, key, compute):
+        """`compute()`, once per training step under `key`: inside `train_step` the first call runs
+        it and later calls (D's loss, then G's) return the same tensors; elsewhere it just runs
+        `compute`. For what both losses need and neither differentiates through the D update
+        (`shared_forward`; a frozen text encoder's features of the batch's captions)."""
         passes = self._step_passes
         if passes is None:
-            return self.forward(self.generator, conditioning, noise)
+            return compute()
         if key not in passes:
-            passes[key] = self.forward(self.generator, conditioning, noise)
+            passes[key] = compute()
         return passes[key]
 
     @property

@@ -72,6 +72,25 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
     def batch_conditioning(self, batch):
         return damsm_text_conditioning(self.text_encoder, batch["tokens"], batch["lengths"])
 
+    def encode_captions(self, captions):
+        """[(tokens [B_i, T], lengths [B_i]), ...] -> their `batch_conditioning`s, from one frozen
+        text-encoder call over the stacked rows. Each caption's features are its own row's (the
+        encoder is deterministic and row-wise), so this is what separate calls give, to float
+        round-off; the bi-LSTM is a sequential loop whose cost hardly grows with the rows, a visible
+        part of a `shapes` step."""
+        sizes = [tf.shape(tokens)[0] for tokens, _ in captions]
+        both = damsm_text_conditioning(self.text_encoder, tf.concat([tokens for tokens, _ in captions], 0),
+                                       tf.concat([tf.cast(lengths, tf.int32) for _, lengths in captions], 0))
+        parts = {k: tf.split(v, sizes, axis=0) for k, v in both.items()}
+        return [{k: parts[k][i] for k in both} for i in range(len(captions))]
+
+    def step_conditioning(self, batch, key="fake"):
+        """(`batch_conditioning(batch)`, the same of its mismatched captions `wrong_tokens`), from one
+        `encode_captions` call per training step for the batch of `shared_forward`'s `key`: D's and
+        G's losses share it (`step_cached`)."""
+        return self.step_cached(f"text_{key}", lambda: tuple(self.encode_captions(
+            [(batch["tokens"], batch["lengths"]), (batch["wrong_tokens"], batch["wrong_lengths"])])))
+
     def forward(self, generator, conditioning, noise, training=True):
         """(images of every scale, {"maps": attention maps of each attention stage, "mu", "log_sigma"})."""
         words = conditioning["words"]
@@ -86,34 +105,49 @@ class DamsmGanTrainer(ConditioningNoiseMixin, GANTrainer):
         images, extras = self.forward(self.generator_for(use_ema), conditioning, noise, training=False)
         return images, extras["maps"]
 
-    def discriminator_loss(self, batch, noise, key="fake"):
-        """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own)."""
-        text = self.batch_conditioning(batch)
+    def discriminator_loss(self, batch, noise, key="fake", texts=None):
+        """`key`: the `shared_forward` pass of this batch (SD-GAN's second branch has its own);
+        `texts`: its `step_conditioning`, when the caller has it."""
+        text, wrong_text = texts or self.step_conditioning(batch, key)
         sentence = text["sentence"]
-        wrong_sentence = damsm_text_conditioning(self.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])
         fakes = [tf.stop_gradient(f) for f in self.shared_forward(text, noise, key)[0]]
         reals = [batch[f"image_{s}"] for s in self.image_sizes]
-        return self.scale_discriminator_losses(reals, fakes, sentence, wrong_sentence["sentence"])
+        return self.scale_discriminator_losses(reals, fakes, sentence, wrong_text["sentence"])
 
     def scale_discriminator_losses(self, reals, fakes, sentence, wrong_sentence):
         """(sum over scales, per-scale terms) of the D loss for one batch of real, generated
-        images and their sentences."""
-        real = self.discriminator((reals, sentence), training=True)
-        wrong = self.discriminator((reals, wrong_sentence), training=True)
-        fake = self.discriminator((fakes, sentence), training=True)
-        return sum_over_scales(self.image_sizes, [averaged_jcu_discriminator_loss(r, w, f)
-                                                  for r, w, f in zip(real, wrong, fake)], "d_loss")
+        images and their sentences.
+
+        Each D encodes the real images once and scores that code against the matching and the
+        mismatched sentence (upstream's `real_features = netD(real_imgs)` feeding `COND_DNET`
+        twice): the same logits and gradients as two full passes over the reals, at one image
+        encoder's cost. The unconditional logit depends on the code alone, so the mismatched
+        pair's is the real pair's (it does not enter the averaged loss)."""
+        losses = []
+        for d, real_images, fake_images in zip(self.discriminator.discriminators, reals, fakes):
+            code = d.encode(real_images, training=True)
+            real = d.logits(code, sentence, training=True)
+            wrong = (d.logits(code, wrong_sentence, training=True, unconditional=False), real[1])
+            fake = d((fake_images, sentence), training=True)
+            losses.append(averaged_jcu_discriminator_loss(real, wrong, fake))
+        return sum_over_scales(self.image_sizes, losses, "d_loss")
 
     def generator_loss(self, batch, noise):
-        text = self.batch_conditioning(batch)
+        text = self.step_conditioning(batch)[0]
         fakes, extras = self.shared_forward(text, noise)
         return self.generator_objective(fakes, extras, text, batch["lengths"], batch["class_ids"])
 
-    def generator_objective(self, fakes, extras, text, lengths, class_ids):
+    def image_codes(self, images):
+        """Each scale's D image code (`StageDiscriminator.encode`) of `images` (every scale)."""
+        return [d.encode(x, training=True) for d, x in zip(self.discriminator.discriminators, images)]
+
+    def generator_objective(self, fakes, extras, text, lengths, class_ids, codes=None):
         """(G loss, terms) of generated images `fakes` (every scale) made from `text` (the batch's
-        conditioning) with `forward`'s `extras`: adversarial over scales + DAMSM + KL."""
+        conditioning) with `forward`'s `extras`: adversarial over scales + DAMSM + KL. `codes`: the
+        fakes' `image_codes`, when the caller has them (SD-GAN's contrastive term uses the last)."""
         words, sentence = text["words"], text["sentence"]
-        outputs = self.discriminator((fakes, sentence), training=True)
+        codes = self.image_codes(fakes) if codes is None else codes
+        outputs = [d.logits(c, sentence, training=True) for d, c in zip(self.discriminator.discriminators, codes)]
         total, terms = sum_over_scales(self.image_sizes, [jcu_generator_loss(out)[0] for out in outputs], "g_loss")
         if self.image_encoder is None:  # a converted generation-only run: builds, never trains
             terms["damsm"] = tf.zeros(())

@@ -245,3 +245,37 @@ def test_one_generator_pass_per_step_equals_two_passes(rng):
         return make_trainer(optimizer=lambda: keras.optimizers.SGD(1e-2))
 
     gan_checks.check_one_pass_matches_two_passes(make, make_batch(rng, noise=True))
+
+
+def test_d_loss_encodes_the_reals_once_and_equals_three_full_passes(rng):
+    """`scale_discriminator_losses` scores one image code of the reals against the matching and the
+    mismatched sentence: the loss and D's gradients of three full D calls per scale (real, wrong,
+    fake), computed here from the formula of upstream's `discriminator_loss`."""
+    import tensorflow as tf
+
+    from t2izoo.models.attngan.trainer import attngan_discriminator_loss
+
+    trainer = make_trainer()
+    batch = {k: tf.constant(v) for k, v in make_batch(rng, noise=True).items()}
+    trainer.build_from_batch(batch)
+    sentence = trainer.batch_conditioning(batch)["sentence"]
+    wrong_sentence = damsm_text_conditioning(trainer.text_encoder, batch["wrong_tokens"], batch["wrong_lengths"])[
+        "sentence"]
+    reals = [batch[f"image_{s}"] for s in SIZES]
+    fakes = [tf.constant(rng.uniform(-1, 1, (B, s, s, 3)).astype("float32")) for s in SIZES]
+    d_vars = trainer.discriminator_variables()
+    with tf.GradientTape(persistent=True) as tape:
+        got, terms = trainer.scale_discriminator_losses(reals, fakes, sentence, wrong_sentence)
+        want = []
+        for d, real_images, fake_images in zip(trainer.discriminator.discriminators, reals, fakes):
+            real = d((real_images, sentence), training=True)
+            wrong = d((real_images, wrong_sentence), training=True)
+            fake = d((fake_images, sentence), training=True)
+            want.append(attngan_discriminator_loss(real, wrong, fake))
+        want_total = want[0] + want[1]
+    np.testing.assert_allclose(float(got), float(want_total), rtol=1e-6)
+    np.testing.assert_allclose([float(terms["d_loss_16"]), float(terms["d_loss_32"])], [float(w) for w in want],
+                               rtol=1e-6)
+    for a, b in zip(tape.gradient(got, d_vars), tape.gradient(want_total, d_vars)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)  # summation order
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in tape.gradient(got, d_vars)) > 0

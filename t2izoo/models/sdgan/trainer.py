@@ -59,19 +59,30 @@ class SdGanTrainer(DamsmGanTrainer):
     def _two_branches(self, batch):
         return self.siamese and f"{PAIR_PREFIX}tokens" in batch
 
-    def visual_features(self, images):
-        """[B, 8 ndf] features of the last-scale discriminator's image code (spatial mean)."""
-        code = self.discriminator.discriminators[-1].encode(images, training=True)
+    def visual_features(self, code):
+        """[B, 8 ndf] features of the last-scale discriminator's image code (`image_codes(...)[-1]`,
+        the code its adversarial logits are computed from), averaged over space."""
         features = keras.ops.mean(code, axis=(1, 2))
         if self.contrastive_normalize:
             features = features / keras.ops.sqrt(keras.ops.sum(keras.ops.square(features), -1, keepdims=True) + 1e-12)
         return features
 
+    def branch_conditioning(self, batch):
+        """[(text, mismatched text) of the first branch, the same of the second]: every caption of
+        the step in one text-encoder call (`encode_captions`), once per step (`step_cached`)."""
+        def encode():
+            pair = pair_branch(batch)
+            t = self.encode_captions([(b[f"{p}tokens"], b[f"{p}lengths"]) for b in (batch, pair)
+                                      for p in ("", "wrong_")])
+            return [(t[0], t[1]), (t[2], t[3])]
+        return self.step_cached("text_branches", encode)
+
     def discriminator_loss(self, batch, noise):
         if not self._two_branches(batch):
             return super().discriminator_loss(batch, noise)
-        loss_a, terms_a = super().discriminator_loss(batch, noise)
-        loss_b, terms_b = super().discriminator_loss(pair_branch(batch), noise, key="pair")
+        texts = self.branch_conditioning(batch)
+        loss_a, terms_a = super().discriminator_loss(batch, noise, texts=texts[0])
+        loss_b, terms_b = super().discriminator_loss(pair_branch(batch), noise, key="pair", texts=texts[1])
         return (loss_a + loss_b) / 2.0, _mean_terms(terms_a, terms_b)
 
     def generator_loss(self, batch, noise):
@@ -81,16 +92,17 @@ class SdGanTrainer(DamsmGanTrainer):
                 terms["contrastive"] = tf.zeros(())
             return loss, terms
         pair = pair_branch(batch)
-        fakes, losses, terms = [], [], []
-        for branch, key in ((batch, "fake"), (pair, "pair")):
-            text = self.batch_conditioning(branch)
+        last_codes, losses, terms = [], [], []
+        for branch, key, (text, _) in zip((batch, pair), ("fake", "pair"), self.branch_conditioning(batch)):
             images, extras = self.shared_forward(text, noise, key)
-            loss, branch_terms = self.generator_objective(images, extras, text, branch["lengths"], branch["class_ids"])
-            fakes.append(images[-1])
+            codes = self.image_codes(images)  # the adversarial terms' codes, the last also L_c's
+            loss, branch_terms = self.generator_objective(images, extras, text, branch["lengths"], branch["class_ids"],
+                                                          codes)
+            last_codes.append(codes[-1])
             losses.append(loss)
             terms.append(branch_terms)
         merged = _mean_terms(*terms)
-        merged["contrastive"] = contrastive_loss(self.visual_features(fakes[0]), self.visual_features(fakes[1]),
+        merged["contrastive"] = contrastive_loss(self.visual_features(last_codes[0]), self.visual_features(last_codes[1]),
                                                  batch["pair_same"], self.contrastive_margin, self.contrastive_alpha)
         return (losses[0] + losses[1]) / 2.0 + self.contrastive_weight * merged["contrastive"], merged
 
