@@ -75,6 +75,17 @@ def rng():
     return np.random.default_rng(1234)
 
 
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (`-p no:xdist`, or not installed) `pytest.ini`'s `-n 2 --dist loadgroup`
+    are accepted and ignored: the suite runs in one process (`_addoption`: pytest keeps lowercase
+    short options for plugins; pytest-xdist registers its `-n` the same way)."""
+    if not pluginmanager.hasplugin("xdist"):
+        group = parser.getgroup("xdist stand-in")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
+                         help="ignored: pytest-xdist is not loaded")
+        group.addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is not loaded")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`pytest.ini` runs `-n 2 --dist loadgroup`), the tests of a module that
