@@ -20,7 +20,7 @@ INSTALL_REQUIRES = [
 # pinned to the version the official reference arrays were made with. Part of the test extra, so
 # CI runs the .pth path.
 CONVERT_REQUIRES = ["torch==2.13.0"]
-TEST_REQUIRES = ["pytest>=8", "pytest-timeout>=2.3"] + CONVERT_REQUIRES
+TEST_REQUIRES = ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5"] + CONVERT_REQUIRES
 # The local TF Serving stand-in and clients (serving/) import grpc directly; tensorflow-serving-api
 # (install_requires) already pulls it in, so this extra only names it.
 SERVING_REQUIRES = ["grpcio>=1.60"]

@@ -35,7 +35,15 @@ def tiny_root(tmp_path_factory):
     multi-worker tests (a tiny run costs 10-30 s on two cores; each of those files used to train
     its own). Its runs are read-only: a test that writes into a run (evaluation logs, a damaged
     checkpoint, more steps) works on `tiny_run_copy`.
+
+    Under pytest-xdist every worker uses the same folder, beside the workers' own temporary
+    folders (`getbasetemp().parent`, the controller's base folder): a run trains once for all of
+    them (`build_tiny_run` trains under a lock that the other workers wait on).
     """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent / "tiny-runs"
+        root.mkdir(exist_ok=True)
+        return root
     return tmp_path_factory.mktemp("tiny-runs")
 
 
@@ -65,3 +73,37 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(1234)
+
+
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (`-p no:xdist`, or not installed) `pytest.ini`'s `-n 2 --dist loadgroup`
+    are accepted and ignored: the suite runs in one process (`_addoption`: pytest keeps lowercase
+    short options for plugins; pytest-xdist registers its `-n` the same way)."""
+    if not pluginmanager.hasplugin("xdist"):
+        group = parser.getgroup("xdist stand-in")
+        group._addoption("-n", "--numprocesses", dest="numprocesses", default=None,
+                         help="ignored: pytest-xdist is not loaded")
+        group.addoption("--dist", dest="dist", default="no", help="ignored: pytest-xdist is not loaded")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`pytest.ini` runs `-n 2 --dist loadgroup`), the tests of a module that
+    share a module-scoped fixture (a trained run, an export, a server) go to one worker, so it is
+    built once: each such test joins the group of its module and of the values of its module-scoped
+    fixture parameters (`tests/export/test_export.py`: one group per exported run). The others are
+    spread test by test. Runs without xdist (`-n 0`, `-p no:xdist`) ignore the marks."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue
+        defs = info.name2fixturedefs
+        shared = [name for name in item.fixturenames if name in defs and defs[name][-1].scope in ("module", "class")]
+        if not shared:
+            continue
+        callspec = getattr(item, "callspec", None)
+        params = sorted(f"{k}={callspec.params[k]}" for k in (callspec.params if callspec else ())
+                        if k in defs and defs[k][-1].scope in ("module", "class"))
+        item.add_marker(pytest.mark.xdist_group("|".join([item.module.__name__, *params])))

@@ -14,10 +14,16 @@ kind, shared by every family that uses it) and the runs it names with "<run:NAME
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
 from t2izoo import registry
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no other process shares a root there (no pytest-xdist workers)
+    fcntl = None
 
 # Data and logging every tiny config shares. No XLA: compiling a step costs more than the few
 # steps a tiny run takes (tests/models/test_gan_int_cls.py checks the XLA step itself).
@@ -65,9 +71,26 @@ def _trained(model_dir: str) -> bool:
     return os.path.exists(os.path.join(model_dir, "checkpoints", "checkpoint"))
 
 
+@contextlib.contextmanager
+def _locked(path: str):
+    """Holds an exclusive lock on file `path` (created if missing) across processes: the test
+    session's pytest-xdist workers share one root, and one of them trains a run while the others
+    that need it wait. Locks are taken in dependency order (a run, then the runs it names), so
+    two builders never wait on each other."""
+    with open(path, "a") as f:
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build_tiny_run(name: str, root) -> str:
     """Trains (or reuses, if already trained under `root`) the tiny run called `name`; returns its
-    model_dir (`root/name`)."""
+    model_dir (`root/name`). Safe to call from several processes sharing `root` at once: the run
+    trains once, under a lock (`root/.name.lock`)."""
     from t2izoo.trainers import run_loop
 
     runs = tiny_runs()
@@ -76,10 +99,13 @@ def build_tiny_run(name: str, root) -> str:
     root = str(root)
     family = runs[name][0]
     model_dir = os.path.join(root, name)
-    if _trained(model_dir):
-        return model_dir
-    changes = resolved_changes(name, root)
-    encoder_dir = build_tiny_run(family.conditioner, root) if family.conditioner else ""
-    config = tiny_config(family.name, encoder_dir, **changes)
-    run_loop.train(family.make_recipe(), config, model_dir, verbose=0)
+    os.makedirs(root, exist_ok=True)
+    # Checked under the lock: a run another process is training already has a checkpoint.
+    with _locked(os.path.join(root, f".{name}.lock")):
+        if _trained(model_dir):
+            return model_dir
+        changes = resolved_changes(name, root)
+        encoder_dir = build_tiny_run(family.conditioner, root) if family.conditioner else ""
+        config = tiny_config(family.name, encoder_dir, **changes)
+        run_loop.train(family.make_recipe(), config, model_dir, verbose=0)
     return model_dir
