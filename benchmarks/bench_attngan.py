@@ -39,6 +39,7 @@ from t2izoo.conditioning.damsm import pretrain as damsm  # noqa: E402
 from t2izoo.conditioning.damsm.conditioner import DamsmConditioner  # noqa: E402
 from t2izoo.conditioning.damsm.config import DAMSM_PRESETS  # noqa: E402
 from t2izoo import registry  # noqa: E402
+from t2izoo.trainers.precision import training_precision  # noqa: E402
 
 CUB_VOCAB = 5450
 
@@ -63,8 +64,12 @@ def build(preset, weights, family="attngan"):
     if damsm_config.image_encoder == "inception":
         damsm_config = dataclasses.replace(damsm_config, inception_weights=inception_weights(weights))
     vocab_size = CUB_VOCAB if preset != "shapes" else 120
-    text = damsm.build_text_encoder(damsm_config, vocab_size)
-    image = damsm.build_image_encoder(damsm_config)
+    # The frozen DAMSM encoders are float32 in every precision, as in a run (the run loop loads them
+    # in `prepare`, outside `training_precision`): built here under an explicit float32 policy, so a
+    # caller timing a mixed-precision step (bench_train_step.py) does not run them in 16 bits.
+    with training_precision("none"):
+        text = damsm.build_text_encoder(damsm_config, vocab_size)
+        image = damsm.build_image_encoder(damsm_config)
     conditioner = DamsmConditioner(text, None, config.max_words, image, damsm_config)
     context = {"conditioner": conditioner, "steps_per_epoch": 1}
     return config, registry.get(family).make_recipe().build_trainer(config, context), vocab_size

@@ -40,9 +40,10 @@ class RunConfig:
         log_every: steps per progress-bar line (a Keras "epoch").
         seed: seed of data order, noise and initialisation.
         jit_compile: compile each training step with XLA when it runs on one replica (Keras'
-            "auto" leaves XLA off on CPU-only machines, yet on this 2-core CPU it is 1.3-1.6x
-            faster: `benchmarks/bench_xla.py`). Multi-replica strategies always run without it:
-            XLA cannot address MirroredStrategy's per-device variables.
+            "auto" leaves XLA off on CPU-only machines, yet on this 2-core CPU it was 1.3-1.6x
+            faster for the char-CNN-RNN GANs: `benchmarks/bench_xla.py`; the DAMSM GANs default
+            to off, `DamsmGanConfig`). Multi-replica strategies always run without it: XLA cannot
+            address MirroredStrategy's per-device variables.
         mixed_precision: "none" (float32), "bfloat16" or "float16" (loss-scaled; GAN recipes
             only): the precision the trained models compute in, with float32 variables, losses,
             batch-norm statistics and softmaxes (`t2izoo.trainers.precision`). Checkpoints are
