@@ -32,21 +32,19 @@ SOURCES = ("stored", "live")
 def reference(kind, source, tmp_path):
     """(arrays, state): torch's outputs for `kind` ("torchvision", "fid", "damsm") with the input `x`,
     and the state dict they were computed with."""
-    if source == "stored":
-        with np.load(STORED) as stored:
-            arrays = {k.split("/", 1)[1]: stored[k] for k in stored.files if k.startswith(kind + "/")}
-    else:
+    path = STORED
+    if source == "live":
         needs = ("torchvision", "pytorch_fid") if kind == "fid" else ("torchvision",)
         for module in needs:
             if importlib.util.find_spec(module) is None:
                 pytest.skip(f"{module} is not installed (BUILD.md: inception parity)")
-        out = tmp_path / f"{kind}.npz"
+        path = tmp_path / f"{kind}.npz"
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-        done = subprocess.run([sys.executable, torch_side.__file__, str(out), kind], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, torch_side.__file__, str(path), kind], capture_output=True, text=True,
                               env=env, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
-        with np.load(out) as live:
-            arrays = {k.split("/", 1)[1]: live[k] for k in live.files if k.startswith(kind + "/")}
+    with np.load(path) as stored:
+        arrays = {k.split("/", 1)[1]: stored[k] for k in stored.files if k.startswith(kind + "/")}
     arrays["x"] = torch_side.inputs(kind)
     return arrays, torch_side.random_state(json.loads(str(arrays.pop("manifest"))))
 
