@@ -198,7 +198,11 @@ def test_train_step_moves_g_and_d_and_manipulation_is_deterministic(rng):
     live = trainer.manipulate(images, cond, use_ema=False).numpy()
     want = trainer.generator((images, cond["tokens"], cond["lengths"], tf.zeros((B, C))), training=False)[0].numpy()
     np.testing.assert_allclose(live, want, atol=1e-6)
-    assert np.abs(live - trainer.manipulate(-images, cond, use_ema=False).numpy()).max() > 0.0
+    # The result depends on the source image. Checked with batch statistics: after one step the
+    # moving statistics are still ~(0, 1), so at ngf=2 inference activations are ~1e-4 and the two
+    # ReLU channels may both be dead for every pixel (CI, stop 35: the inference outputs were equal).
+    edit = lambda x: trainer.generator((x, cond["tokens"], cond["lengths"], tf.zeros((B, C))), training=True)[0]  # noqa: E731
+    assert np.abs(edit(images).numpy() - edit(-images).numpy()).max() > 1e-2
 
 
 def test_one_generator_pass_per_step_equals_two_passes(rng):
