@@ -107,7 +107,10 @@ def test_train_step_moves_g_and_d_not_the_frozen_text_encoder(rng):
     live = trainer.manipulate(images, cond, use_ema=False).numpy()
     want = trainer.generator((images, cond["sentence"], tf.zeros((B, C))), training=False)[0].numpy()
     np.testing.assert_allclose(live, want, atol=1e-6)
-    assert np.abs(live - trainer.manipulate(-images, cond, use_ema=False).numpy()).max() > 0.0
+    # The result depends on the source image, checked with batch statistics (at ngf=2, one step in,
+    # the inference path can be dead for every pixel: TAGAN's twin of this check failed so in CI).
+    edit = lambda x: trainer.generator((x, cond["sentence"], tf.zeros((B, C))), training=True)[0]  # noqa: E731
+    assert np.abs(edit(images).numpy() - edit(-images).numpy()).max() > 1e-2
 
 
 def test_one_mirrored_step(rng):
