@@ -20,8 +20,9 @@ DAMSM encoders, Inception-v3 at the paper presets with random weights: the same 
 (`t2izoo.testing.gan_checks.two_pass_step`: D's loss and G's loss each run the generator): the
 same models and noise, for a before/after in one run.
 
-Recipes: gan_int_cls, stackgan (Stage-I), stackgan_v2, attngan, sdgan; presets: shapes and the
-paper presets (cub, flowers, coco). Timings are wall-clock on a shared machine: read the load
+Recipes: gan_int_cls, stackgan (Stage-I), stackgan_v2, attngan, sdgan, and the manipulation
+recipes sisgan and tagan (random token ids; SISGAN's VSE untrained, frozen as in training);
+presets: shapes and the paper presets (cub, flowers, coco). Timings are wall-clock on a shared machine: read the load
 printed with each row.
 """
 
@@ -73,6 +74,27 @@ def _damsm_trainer(family, preset):
     return config, trainer, batch
 
 
+def _manipulation_trainer(family, preset, vocab_size=48):
+    """(config, trainer, batch) of a word-id-conditioned manipulation recipe (SISGAN, TAGAN): the
+    recipe's own networks and text encoder (SISGAN's frozen VSE, untrained), random token ids."""
+    import numpy as np
+
+    from t2izoo import registry
+    from t2izoo.data.text import Vocabulary
+    from t2izoo.testing import gan_checks
+
+    config = registry.get(family).presets[preset]
+    recipe = registry.get(family).make_recipe()
+    vocab = Vocabulary.build([" ".join(f"w{i}" for i in range(vocab_size))])
+    context = {"vocab": vocab, "steps_per_epoch": 1}
+    if family == "sisgan":
+        context["conditioner"] = types.SimpleNamespace(encoder=recipe.text_encoder(config, vocab))
+    trainer = recipe.build_trainer(config, context)
+    batch = gan_checks.word_token_batch(np.random.default_rng(0), config.batch_size, config.image_size,
+                                        config.max_words, len(vocab))
+    return config, trainer, batch
+
+
 def measure(family, preset, xla, precision, passes, steps, warmup) -> dict:
     """One configuration, in this process: the row's figures."""
     import numpy as np
@@ -81,7 +103,8 @@ def measure(family, preset, xla, precision, passes, steps, warmup) -> dict:
     from t2izoo.testing.gan_checks import two_pass_step
     from t2izoo.trainers.precision import training_precision
 
-    build = _damsm_trainer if family in ("attngan", "sdgan") else _char_cnn_rnn_trainer
+    build = (_damsm_trainer if family in ("attngan", "sdgan") else
+             _manipulation_trainer if family in ("sisgan", "tagan") else _char_cnn_rnn_trainer)
     with training_precision(precision):
         config, trainer, batch = build(family, preset)
         batch = {k: tf.convert_to_tensor(v) for k, v in batch.items()}

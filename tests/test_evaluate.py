@@ -89,6 +89,15 @@ def test_evaluate_end_to_end_on_a_tiny_run(tiny_run_copy):
         ev.evaluate_run(run, ["shapes_acc"], 5, "test", verbose=False)
 
 
+def test_a_result_is_appended_and_an_unwritable_run_dir_only_warns(tmp_path, capsys):
+    ev.record_result(str(tmp_path), {"acc": 0.5})
+    ev.record_result(str(tmp_path), {"acc": 0.75})
+    assert [json.loads(line) for line in open(tmp_path / "eval.jsonl")] == [{"acc": 0.5}, {"acc": 0.75}]
+    ev.record_result(str(tmp_path / "missing"), {"acc": 1.0})  # cannot be opened: warned, not raised
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: result not recorded in") and "missing" in err[0]
+
+
 def test_an_unknown_fid_extractor_is_refused():
     with pytest.raises(ConfigError, match="keras, pytorch_fid"):
         ev.check_fid_extractor("tf1")

@@ -122,9 +122,11 @@ def check_checkpoint(model_dir: str) -> str:
 def ema_weights_restored(trainer, checkpoint_prefix: str) -> bool:
     """Whether the trainer's EMA weights hold values stored in the checkpoint.
 
-    `restore_for_inference` restores with `expect_partial()`, so EMA variables that the
-    checkpoint does not hold keep the copy of the freshly initialised generator they were
-    built with. A restored variable equals some stored tensor exactly; a random one does not.
+    A guard, not a repair: the exporter samples with the EMA generator only when its variables
+    hold values stored in the checkpoint. EMA variables that a restore did not fill (a
+    checkpoint written without them, by another tool or an older trainer) would keep the copy
+    of the freshly initialised generator they were built with. A restored variable equals some
+    stored tensor exactly; a random one does not.
     Returns True when the trainer keeps no EMA (nothing to restore).
     """
     import tensorflow as tf
