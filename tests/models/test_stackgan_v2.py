@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from t2izoo import configs as config_lib
 from t2izoo.errors import ConfigError
@@ -71,26 +72,34 @@ def test_train_step_moves_g_and_every_d(rng):
         (2, 32, 32, 3)
 
 
-def test_discriminator_loss_uses_ca_means_and_jcu_per_scale(rng):
+def test_discriminator_loss_uses_ca_means_and_jcu_per_scale_and_encodes_the_reals_once(rng):
     from t2izoo.losses.jcu import jcu_discriminator_loss
 
     trainer = make_trainer()
     batch = {k: keras.ops.convert_to_tensor(v) for k, v in make_batch(rng, noise=True).items()}
     trainer.build_from_batch(batch)
-    loss, terms = trainer.discriminator_loss(batch, batch["noise"])
-    # By hand: D_i on (x_i, mu), (x_i, mu of the wrong caption), (G_i(z, c), mu).
-    fakes, mu, _ = trainer.generator((batch["noise"][:, :Z], batch["embedding"], batch["noise"][:, Z:]),
-                                     training=True)
-    wrong_mu = trainer.generator.ca(batch["wrong_embedding"])[1]
-    want = 0.0
-    for i, s in enumerate(SIZES):
-        d = trainer.discriminator.discriminators[i]
-        x = batch[f"image_{s}"]
-        term, _ = jcu_discriminator_loss(d((x, mu), training=True), d((x, wrong_mu), training=True),
-                                         d((fakes[i], mu), training=True))
-        np.testing.assert_allclose(float(terms[f"d_loss_{s}"]), float(term), rtol=1e-5)
-        want += float(term)
-    np.testing.assert_allclose(float(loss), want, rtol=1e-5)
+    d_vars = trainer.discriminator_variables()
+    with tf.GradientTape(persistent=True) as tape:
+        loss, terms = trainer.discriminator_loss(batch, batch["noise"])
+        # By hand, three full passes per scale: D_i on (x_i, mu), (x_i, mu of the wrong caption),
+        # (G_i(z, c), mu). The trainer encodes x_i once: the same loss and D gradients.
+        fakes, mu, _ = trainer.generator((batch["noise"][:, :Z], batch["embedding"], batch["noise"][:, Z:]),
+                                         training=True)
+        fakes, mu = [tf.stop_gradient(f) for f in fakes], tf.stop_gradient(mu)
+        wrong_mu = trainer.generator.ca(batch["wrong_embedding"])[1]
+        want = 0.0
+        for i, s in enumerate(SIZES):
+            d = trainer.discriminator.discriminators[i]
+            x = batch[f"image_{s}"]
+            term, _ = jcu_discriminator_loss(d((x, mu), training=True), d((x, wrong_mu), training=True),
+                                             d((fakes[i], mu), training=True))
+            np.testing.assert_allclose(float(terms[f"d_loss_{s}"]), float(term), rtol=1e-5)
+            want += term
+    np.testing.assert_allclose(float(loss), float(want), rtol=1e-5)
+    got_grads, want_grads = tape.gradient(loss, d_vars), tape.gradient(want, d_vars)
+    for a, b in zip(got_grads, want_grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)  # summation order
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in got_grads) > 0
 
 
 def test_config_round_trip_and_presets(tmp_path):

@@ -53,12 +53,18 @@ class StackGanV2Trainer(ConditioningNoiseMixin, GANTrainer):
         fakes = [tf.stop_gradient(f) for f in fakes]
         mu = tf.stop_gradient(extras["mu"])
         wrong_mu = tf.stop_gradient(self.generator.ca(batch["wrong_embedding"])[1])
-        reals = [batch[f"image_{s}"] for s in self.image_sizes]
-        real = self.discriminator((reals, mu), training=True)
-        wrong = self.discriminator((reals, wrong_mu), training=True)
-        fake = self.discriminator((fakes, mu), training=True)
-        return sum_over_scales(self.image_sizes, [jcu_discriminator_loss(r, w, f, self.uncond_weight)[0]
-                                                  for r, w, f in zip(real, wrong, fake)], "d_loss")
+        losses = []
+        for d, size, fake_images in zip(self.discriminator.discriminators, self.image_sizes, fakes):
+            # One image code of the reals scored against mu and wrong_mu: the logits and gradients
+            # of two full passes over the same images at one encoder's cost. The unconditional
+            # logit depends on the code alone, so the wrong pair's is the real pair's (labelled
+            # real in both terms, as train_Dnet labels errD_wrong_uncond).
+            code = d.encode(batch[f"image_{size}"], training=True)
+            real = d.logits(code, mu, training=True)
+            wrong = (d.logits(code, wrong_mu, training=True, unconditional=False), real[1])
+            fake = d((fake_images, mu), training=True)
+            losses.append(jcu_discriminator_loss(real, wrong, fake, self.uncond_weight)[0])
+        return sum_over_scales(self.image_sizes, losses, "d_loss")
 
     def generator_loss(self, batch, noise):
         fakes, extras = self.shared_forward(self.batch_conditioning(batch), noise)
