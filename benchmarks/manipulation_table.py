@@ -25,6 +25,7 @@ flags.DEFINE_integer("seed", 0, "Edit seed.")
 
 COLUMNS = ("edit_acc_color", "edit_acc_shape", "edit_acc_size", "preservation", "edit_and_preserved",
            "recon_l1", "recon_l2")
+PARTS = ("kept_layout", "kept_color", "kept_shape", "kept_size")  # what preservation is made of
 
 
 def references(split, evaluator):
@@ -48,6 +49,7 @@ def main(argv):
     print("| model | split | steps | colour edit | shape edit | size edit | preservation | edit and preserved | "
           "recon L1 | recon L2 |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    parts = []
     for split in FLAGS.splits.split(","):
         rows = references(split, evaluator)
         for model_dir in [d for d in FLAGS.model_dirs.split(",") if d]:
@@ -58,6 +60,11 @@ def main(argv):
             cells = [f"{100 * r[c]:.1f}" if c.startswith(("edit", "pres")) else
                      ("" if np.isnan(r[c]) else f"{r[c]:.4f}") for c in COLUMNS]
             print(f"| {name.split(' @ ')[0]} | {split} | {r.get('step', '')} | " + " | ".join(cells) + " |")
+            parts.append(f"| {name.split(' @ ')[0]} | {split} | " + " | ".join(f"{100 * r[c]:.1f}" for c in PARTS) + " |")
+    print("\nPreservation by part (% of edits where it holds: layout = every object's cell occupied and every "
+          "empty cell empty; colour/shape/size = that attribute of every object, the edited one left out):\n")
+    print("| model | split | layout | colour | shape | size |\n|---|---|---:|---:|---:|---:|")
+    print("\n".join(parts))
 
 
 if __name__ == "__main__":

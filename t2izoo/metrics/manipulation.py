@@ -50,7 +50,10 @@ def edit_scores(predictions: dict, edits) -> dict:
     Returns:
         dict of floats in [0, 1], overall and per edited attribute (`_color`, `_shape`, `_size`
         suffixes): `edit_acc`, `preservation`, `edit_and_preserved` (both at once) and
-        `noop_share` (edits that asked for the value the source already had).
+        `noop_share` (edits that asked for the value the source already had); and, overall only,
+        the parts of preservation, to show which one fails: `kept_layout` (every object's cell
+        occupied, every empty cell empty), `kept_color`, `kept_shape`, `kept_size` (that
+        attribute read as asked on every object, the edited attribute of the edited object left out).
     """
     occupancy = np.asarray(predictions["occupancy"])
     n = occupancy.shape[0]
@@ -58,7 +61,7 @@ def edit_scores(predictions: dict, edits) -> dict:
         raise ValueError(f"{len(edits)} edits for {n} predicted images")
     heads = {name: np.argmax(np.asarray(predictions[name]), axis=-1) for name, _ in _HEADS}  # [N, 9]
     edited_ok = np.zeros(n, bool)
-    preserved = np.ones(n, bool)
+    kept = {part: np.ones(n, bool) for part in ("layout",) + tuple(name for name, _ in _HEADS)}
     for i, e in enumerate(edits):
         objects = np.asarray(e.objects)
         cells = set()
@@ -67,15 +70,16 @@ def edit_scores(predictions: dict, edits) -> dict:
                 continue
             cell = int(objects[o, ATTR_POSITION])
             cells.add(cell)
-            preserved[i] &= occupancy[i, cell] > 0.0
+            kept["layout"][i] &= occupancy[i, cell] > 0.0
             for name, column in _HEADS:
                 right = heads[name][i, cell] == objects[o, column]
                 if o == e.obj and name == e.attribute:
                     edited_ok[i] = right
                 else:
-                    preserved[i] &= right
+                    kept[name][i] &= right
         empty = [c for c in range(occupancy.shape[1]) if c not in cells]
-        preserved[i] &= not (occupancy[i, empty] > 0.0).any()
+        kept["layout"][i] &= not (occupancy[i, empty] > 0.0).any()
+    preserved = np.logical_and.reduce(list(kept.values()))
     noop = np.array([e.is_noop for e in edits])
     attribute = np.array([e.attribute for e in edits])
     out = {}
@@ -86,6 +90,7 @@ def edit_scores(predictions: dict, edits) -> dict:
         out[f"preservation{suffix}"] = float(preserved[mask].mean())
         out[f"edit_and_preserved{suffix}"] = float((edited_ok & preserved)[mask].mean())
         out[f"noop_share{suffix}"] = float(noop[mask].mean())
+    out.update({f"kept_{part}": float(ok.mean()) for part, ok in kept.items()})
     return out
 
 

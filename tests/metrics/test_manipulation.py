@@ -68,6 +68,7 @@ def test_identity_manipulation_preserves_everything_and_edits_only_the_no_ops(sc
     noops = np.mean([e.is_noop for e in edits])
     assert 0.1 < noops < 0.5  # 1/8, 1/5 and 1/3 of the colour, shape and size edits
     assert scores["preservation"] == 1.0
+    assert {scores[f"kept_{p}"] for p in ("layout", "color", "shape", "size")} == {1.0}
     assert scores["edit_acc"] == pytest.approx(noops) and scores["noop_share"] == pytest.approx(noops)
     for a in shapes.EDIT_ATTRIBUTES:
         assert scores[f"edit_acc_{a}"] == pytest.approx(np.mean([e.is_noop for e in edits if e.attribute == a]))
@@ -94,6 +95,9 @@ def test_preservation_fails_on_a_changed_bystander_and_a_new_object():
     wrong_edit = predictions_of([[[1, 3, 0, 0, 4], [1, 5, 1, 2, 0]]])  # green instead of yellow
     scores = [mm.edit_scores(p, [edit]) for p in (good, bystander, extra, wrong_edit)]
     assert [(s["edit_acc"], s["preservation"]) for s in scores] == [(1, 1), (1, 0), (1, 0), (0, 1)]
+    # The parts of preservation name what failed: the bystander's shape, then the layout.
+    parts = [[s[f"kept_{p}"] for p in ("layout", "color", "shape", "size")] for s in scores]
+    assert parts == [[1, 1, 1, 1], [1, 1, 0, 1], [0, 1, 1, 1], [1, 1, 1, 1]]
     assert source[0, shapes.ATTR_COLOR] == edit.old
 
 
