@@ -17,7 +17,9 @@ A batch is a dict:
                     averages 4, StackGAN samples 4)
                     With `hard_negative_fraction` > 0 and `hard_negative_embeddings`, that
                     fraction of the rows' wrong_embedding is instead a precomputed embedding of
-                    the row's own scene with one attribute changed (a non-paper option)
+                    the row's own scene with one attribute changed (a non-paper option); with
+                    `hard_negative_tokens`, that fraction of the rows' wrong_tokens/wrong_lengths
+                    is instead a caption of the row's own scene changed in one way
     hard_chars      int32 [B, 201] with `hard_negative_chars`: a caption of the row's own scene
                     changed in one way (random kind and caption per row; a non-paper option)
     class_ids, wrong_class_ids  int32 [B]
@@ -58,8 +60,9 @@ class PipelineOptions:
         training: random captions, augmentation and reshuffling each epoch; otherwise a
             single ordered pass with each image's first caption.
         seed: seed of every random choice.
-        hard_negative_fraction: fraction of the rows whose `wrong_embedding` is a hard negative
-            (needs `hard_negative_embeddings`; 0 keeps every batch as without it).
+        hard_negative_fraction: fraction of the rows whose `wrong_embedding` (with
+            `hard_negative_embeddings`) or `wrong_tokens` (with `hard_negative_tokens`) is a hard
+            negative; 0 keeps every batch as without it.
         wrong_images: add `wrong_image_<s>`, the images of the mismatched captions' images
             (icml2016's wrong pair is {wrong image, right text}).
         siamese_pairs: training batches get `pair_*` keys (SD-GAN's Siamese pairs); drawn after
@@ -107,7 +110,7 @@ class BatchAssembler:
 
     def __init__(self, image_set: CaptionedImageSet, vocab: text_lib.Vocabulary,
                  options: PipelineOptions, caption_embeddings=None, hard_negative_embeddings=None,
-                 hard_negative_chars=None):
+                 hard_negative_chars=None, hard_negative_tokens=None):
         image_set.check()
         self.image_set = image_set
         self.options = options
@@ -124,9 +127,17 @@ class BatchAssembler:
                                 f"{self.n} images x {self.encoded.ids.shape[1]} captions")
             self.embeddings = caption_embeddings
         self.hard_negatives = None
-        if options.hard_negative_fraction > 0 and options.training:
+        self.hard_tokens = None
+        if options.hard_negative_fraction > 0 and options.training and hard_negative_tokens is not None:
+            ids, lengths = (np.asarray(a, np.int32) for a in hard_negative_tokens)
+            if ids.ndim != 4 or ids.shape[0] != self.n or lengths.shape != ids.shape[:3]:
+                raise DataError(f"hard-negative tokens of shape {ids.shape} (lengths {lengths.shape}) do not match "
+                                f"{self.n} images x kinds x captions x words")
+            self.hard_tokens = ids, lengths
+        elif options.hard_negative_fraction > 0 and options.training:
             if hard_negative_embeddings is None or self.embeddings is None:
-                raise DataError("hard_negative_fraction > 0 needs caption and hard-negative embeddings")
+                raise DataError("hard_negative_fraction > 0 needs caption and hard-negative embeddings, or "
+                                "hard-negative tokens")
             hard = np.asarray(hard_negative_embeddings, np.float32)
             if hard.ndim != 3 or hard.shape[0] != self.n or hard.shape[2] != self.embeddings.shape[2]:
                 raise DataError(f"hard-negative embeddings of shape {hard.shape} do not match {self.n} images x "
@@ -206,6 +217,8 @@ class BatchAssembler:
                 hard = rng.random(len(indices)) < o.hard_negative_fraction
                 kind = rng.integers(0, self.hard_negatives.shape[1], len(indices))
                 out["wrong_embedding"][hard] = self.hard_negatives[indices[hard], kind[hard]]
+            if self.hard_tokens is not None:  # drawn after the wrong captions: those stay as without it
+                self._hard_tokens(indices, rng, out)
             if self.hard_chars is not None:
                 kind = rng.integers(0, self.hard_chars.shape[1], len(indices))
                 caption = rng.integers(0, self.hard_chars.shape[2], len(indices))
@@ -220,6 +233,18 @@ class BatchAssembler:
         if o.training and o.siamese_pairs:  # drawn last: the keys above stay as without pairs
             self._siamese_pairs(indices, caption_idx, rng, out)
         return out
+
+    def _hard_tokens(self, indices, rng, out: dict):
+        """Replaces a `hard_negative_fraction` of the rows' wrong_tokens/wrong_lengths with a
+        caption of the row's own scene changed in one way (random kind and caption per row)."""
+        ids, lengths = self.hard_tokens
+        hard = rng.random(len(indices)) < self.options.hard_negative_fraction
+        kind = rng.integers(0, ids.shape[1], len(indices))
+        caption = rng.integers(0, ids.shape[2], len(indices))
+        for k in np.flatnonzero(hard):
+            i, j, c = indices[k], kind[k], caption[k]
+            out["wrong_tokens"][k], out["wrong_lengths"][k] = text_lib.subsample_words(
+                ids[i, j, c], lengths[i, j, c], self.options.max_words, rng)
 
     def _siamese_pairs(self, indices, caption_idx, rng, out: dict):
         """pair_* keys: per row, another caption of the same image or a caption of another image."""
@@ -264,7 +289,7 @@ def tensor_batch(batch: dict) -> dict:
 
 def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, options: PipelineOptions,
                  caption_embeddings=None, start_step: int = 0, num_steps=None, hard_negative_embeddings=None,
-                 hard_negative_chars=None):
+                 hard_negative_chars=None, hard_negative_tokens=None):
     """A tf.data.Dataset of batch dicts from step `start_step` on.
 
     Training streams repeat forever unless `num_steps` is given; evaluation streams make one
@@ -273,7 +298,7 @@ def make_dataset(image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, optio
     import tensorflow as tf
 
     assembler = BatchAssembler(image_set, vocab, options, caption_embeddings, hard_negative_embeddings,
-                               hard_negative_chars)
+                               hard_negative_chars, hard_negative_tokens)
     if not options.training:
         num_steps = assembler.num_steps_per_epoch() if num_steps is None else num_steps
     example = assembler(0)

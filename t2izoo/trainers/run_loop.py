@@ -179,6 +179,12 @@ class Recipe:
         """[N, K, D] embeddings of mismatched captions for `PipelineOptions.hard_negative_fraction`."""
         return None
 
+    def hard_negative_tokens(self, config, context: dict, image_set):
+        """Optional (word ids int32 [N, K, C, L], lengths int32 [N, K, C]): per image, C
+        captions of each of K changed versions of its scene, for word-id recipes'
+        `PipelineOptions.hard_negative_fraction` (they replace that share of `wrong_tokens`)."""
+        return None
+
     def hard_negative_chars(self, config, context: dict, image_set):
         """Optional uint8 [N, K, C, 201]: per image, C captions of each of K changed versions of
         its scene; batches then carry `hard_chars`."""
@@ -361,10 +367,12 @@ def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, ve
     embeddings = conditioner.caption_embeddings(work_dir, train_set) if conditioner is not None else None
     if embeddings is not None:
         context["caption_embeddings"] = embeddings
+    hard_tokens = (recipe.hard_negative_tokens(config, context, train_set)
+                   if options.hard_negative_fraction > 0 else None)
     hard_negatives = (recipe.hard_negative_embeddings(config, context, train_set)
-                      if options.hard_negative_fraction > 0 else None)
+                      if options.hard_negative_fraction > 0 and hard_tokens is None else None)
     hard_chars = recipe.hard_negative_chars(config, context, train_set)
-    assembler = BatchAssembler(train_set, vocab, options, embeddings, hard_negatives, hard_chars)
+    assembler = BatchAssembler(train_set, vocab, options, embeddings, hard_negatives, hard_chars, hard_tokens)
     steps_per_epoch = max(assembler.num_steps_per_epoch(), 1)
     context["steps_per_epoch"] = steps_per_epoch
     last_step = total_steps(config, steps_per_epoch)
@@ -400,7 +408,8 @@ def _train(recipe, config, model_dir, work_dir, strategy, train_set, options, ve
         f"steps {start} -> {last_step}, global batch {config.batch_size} on "
         f"{strategy.num_replicas_in_sync} replica(s); run dir {model_dir}")
     dataset = make_dataset(train_set, vocab, options, embeddings, start_step=start,
-                           hard_negative_embeddings=hard_negatives, hard_negative_chars=hard_chars)
+                           hard_negative_embeddings=hard_negatives, hard_negative_chars=hard_chars,
+                           hard_negative_tokens=hard_tokens)
     if is_multi_worker(strategy):
         # Each worker builds the same global batches and keeps its replicas' rows of each (no input
         # files to shard by).

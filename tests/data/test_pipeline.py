@@ -141,6 +141,41 @@ def test_hard_negatives_replace_that_fraction_of_wrong_embeddings_and_nothing_el
         pipeline.BatchAssembler(train_set, vocab, opts, embeddings, hard[:, :, :3])
 
 
+def test_hard_negative_tokens_replace_that_fraction_of_wrong_captions_and_nothing_else(train_set, vocab):
+    """SISGAN's `hard_negative_fraction`: the share of the rows' mismatched captions that becomes a
+    caption of the row's own scene changed in colour, shape or size (built by the recipe)."""
+    import dataclasses
+
+    from t2izoo.models.sisgan.config import SISGAN_PRESETS
+    from t2izoo.models.sisgan.recipe import SisganRecipe
+
+    config = dataclasses.replace(SISGAN_PRESETS["shapes"], hard_negative_fraction=1.0)
+    ids, lengths = SisganRecipe().hard_negative_tokens(config, {"vocab": vocab}, train_set, count=2)
+    assert ids.shape[:3] == (len(train_set), 3, 2) and lengths.shape == ids.shape[:3]
+    assert ((ids > 0).sum(-1) == lengths).all()
+    kw = dict(image_sizes=(16,), batch_size=32, max_words=ids.shape[-1], seed=2)
+    plain = pipeline.BatchAssembler(train_set, vocab, pipeline.PipelineOptions(**kw))
+    for fraction in (0.5, 1.0):
+        opts = pipeline.PipelineOptions(**kw, hard_negative_fraction=fraction)
+        with_hard = pipeline.BatchAssembler(train_set, vocab, opts, hard_negative_tokens=(ids, lengths))
+        replaced = []
+        for step in range(4):
+            a, b = plain(step), with_hard(step)
+            for key in a:
+                if key not in ("wrong_tokens", "wrong_lengths"):
+                    np.testing.assert_array_equal(a[key], b[key])
+            for row, index in enumerate(b["index"]):
+                own = (ids[index] == b["wrong_tokens"][row]).all(-1) & (lengths[index] == b["wrong_lengths"][row])
+                if own.any():  # one of the row's own scene's changed captions
+                    replaced.append(1.0)
+                else:  # untouched: the plain mismatched caption of another image
+                    np.testing.assert_array_equal(a["wrong_tokens"][row], b["wrong_tokens"][row])
+                    replaced.append(0.0)
+        assert (0.3 < np.mean(replaced) < 0.7) if fraction == 0.5 else np.mean(replaced) == 1.0
+    with pytest.raises(DataError, match="hard-negative tokens"):
+        pipeline.BatchAssembler(train_set, vocab, opts, hard_negative_tokens=(ids, lengths[:, :1]))
+
+
 def test_siamese_pairs_same_image_other_wording_or_other_class(train_set, vocab):
     """SD-GAN's pairs: pair_same rows are another caption of the row's image, the others a caption
     of an image of another class; every other key is as without pairs."""

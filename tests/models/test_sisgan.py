@@ -151,6 +151,15 @@ def test_real_data_presets_need_local_vgg_weights(tmp_path):
                                                             vgg_top_weights=str(tmp_path / "b.h5")))
     with pytest.raises(ConfigError, match="image_encoder"):
         dataclasses.replace(cub, image_encoder="resnet")
+    # The non-paper hard negatives are `shapes` captions with one attribute changed: off by default.
+    assert cub.hard_negative_fraction == 0.0 and SISGAN_PRESETS["shapes"].hard_negative_fraction == 0.0
+    with pytest.raises(ConfigError, match="attributes of `shapes`"):
+        dataclasses.replace(cub, hard_negative_fraction=0.5)
+    shapes = SISGAN_PRESETS["shapes"]
+    with pytest.raises(ConfigError, match=r"in \[0, 1\]"):
+        dataclasses.replace(shapes, hard_negative_fraction=1.5)
+    with pytest.raises(ConfigError, match="hard_negative_kinds"):
+        dataclasses.replace(shapes, hard_negative_fraction=1.0, hard_negative_kinds="color,texture")
 
 
 def test_one_generator_pass_per_step_equals_two_passes(rng):

@@ -32,6 +32,14 @@ class SisganConfig(GanRunConfig, ConditioningAugmentationConfig):
             run and then frozen (train_text_embedding.py: 300).
         vse_margin, vse_learning_rate: its ranking-loss margin (0.2) and Adam rate (2e-4).
         vse_batch_size: its batch (64).
+        hard_negative_fraction: NOT IN THE PAPER, `shapes` only (0 = faithful). The fraction of
+            the rows whose mismatched caption (D's {real image, mismatched text} pair, and the
+            "relevant" text G edits towards in the first half of the batch) is a caption of the
+            row's own scene changed in one attribute. On CUB a caption of another bird is such a
+            text (same kind of scene, other attributes); on `shapes` another scene's caption also
+            moves, adds and removes objects, which SISGAN cannot do while it keeps the layout.
+        hard_negative_kinds: which changes, comma-separated (`shapes.HARD_NEGATIVE_KINDS`; the
+            manipulation metrics edit colour, shape and size).
     """
 
     image_size: int = 64
@@ -53,13 +61,22 @@ class SisganConfig(GanRunConfig, ConditioningAugmentationConfig):
     vse_batch_size: int = 64
     lr_decay_epochs: int = 100
     max_words: int = 50
+    hard_negative_fraction: float = 0.0
+    hard_negative_kinds: str = "color,shape,size"
 
     def __post_init__(self):
         super().__post_init__()
+        from t2izoo.data.shapes import parse_hard_negative_kinds
         from t2izoo.errors import ConfigError
 
         if self.image_encoder not in IMAGE_ENCODERS:
             raise ConfigError(f"image_encoder={self.image_encoder!r}: expected one of {', '.join(IMAGE_ENCODERS)}")
+        if not 0.0 <= self.hard_negative_fraction <= 1.0:
+            raise ConfigError(f"hard_negative_fraction={self.hard_negative_fraction}: expected a value in [0, 1]")
+        if self.hard_negative_fraction > 0 and self.dataset != "shapes":
+            raise ConfigError(f"hard_negative_fraction needs the attributes of `shapes` scenes; "
+                              f"--dataset={self.dataset} has none (use 0)")
+        parse_hard_negative_kinds(self.hard_negative_kinds, "hard_negative_kinds")
 
     @property
     def image_sizes(self) -> tuple:

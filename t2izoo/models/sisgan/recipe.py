@@ -16,9 +16,12 @@ import math
 import os
 
 import keras
+import numpy as np
 
+from t2izoo.data import shapes as shapes_data
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions, make_dataset, tensor_batch
+from t2izoo.data.shapes import parse_hard_negative_kinds
 from t2izoo.encoders.gru_text import GruSentenceEncoder, load_word_vectors
 from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.errors import ConfigError
@@ -28,6 +31,8 @@ from t2izoo.models.sisgan.text import SisganTextConditioner, VseTrainer, caption
 from t2izoo.models.sisgan.trainer import SisganTrainer
 from t2izoo.trainers import optimizers, run_loop
 from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR
+
+HARD_CAPTIONS = 4  # captions per changed scene for `hard_negative_fraction`
 
 VSE_WEIGHTS = "vse_text_encoder.weights.h5"
 
@@ -60,7 +65,26 @@ class SisganRecipe(run_loop.Recipe):
     def pipeline_options(self, config):
         self.check_files(config)
         return PipelineOptions(image_sizes=(config.image_size,), batch_size=config.batch_size,
-                               max_words=config.max_words, seed=config.seed)
+                               max_words=config.max_words, seed=config.seed,
+                               hard_negative_fraction=config.hard_negative_fraction)
+
+    def hard_negative_tokens(self, config, context, image_set, count=HARD_CAPTIONS):
+        """(ids [N, K, count, L], lengths [N, K, count]): per training scene and each of the K
+        `hard_negative_kinds`, `count` captions of the scene changed that way, tokenized."""
+        kinds = parse_hard_negative_kinds(config.hard_negative_kinds, "hard_negative_kinds")
+        rng = np.random.default_rng([config.seed, 104729])
+        vocab = context["vocab"]
+        tokens = [[[vocab.tokenize(c) for c in captions]
+                   for captions in shapes_data.hard_negative_captions(objects, count, rng, kinds)]
+                  for objects in image_set.attributes]
+        longest = max(len(t) for scene in tokens for kind in scene for t in kind)
+        ids = np.zeros((len(tokens), len(kinds), count, longest), np.int32)
+        lengths = np.zeros(ids.shape[:3], np.int32)
+        for i, scene in enumerate(tokens):
+            for k, kind in enumerate(scene):
+                for c, t in enumerate(kind):
+                    ids[i, k, c, :len(t)], lengths[i, k, c] = t, len(t)
+        return ids, lengths
 
     @staticmethod
     def check_files(config):
