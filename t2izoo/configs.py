@@ -39,11 +39,9 @@ class RunConfig:
         sample_every: steps between sample grids.
         log_every: steps per progress-bar line (a Keras "epoch").
         seed: seed of data order, noise and initialisation.
-        jit_compile: compile each training step with XLA when it runs on one replica (Keras'
-            "auto" leaves XLA off on CPU-only machines, yet on this 2-core CPU it was 1.3-1.6x
-            faster for the char-CNN-RNN GANs: `benchmarks/bench_xla.py`; the DAMSM GANs default
-            to off, `DamsmGanConfig`). Multi-replica strategies always run without it: XLA cannot
-            address MirroredStrategy's per-device variables.
+        jit_compile: compile each training step with XLA when it runs on one replica (on here;
+            the GAN recipes default to off, `GanRunConfig`, measured). Multi-replica strategies
+            always run without it: XLA cannot address MirroredStrategy's per-device variables.
         mixed_precision: "none" (float32), "bfloat16" or "float16" (loss-scaled; GAN recipes
             only): the precision the trained models compute in, with float32 variables, losses,
             batch-norm statistics and softmaxes (`t2izoo.trainers.precision`). Checkpoints are
@@ -100,6 +98,15 @@ class GanRunConfig(RunConfig):
         eval_images: images per split for the evaluation the run loop runs after training
             (`shapes` only: `shapes_acc` and `shapes_r_precision` on `test` and `novel`, appended
             to eval.jsonl); 0 skips it.
+        jit_compile: off for every GAN recipe (`RunConfig`'s default, on, stays for the text
+            encoders' pretraining). On this CPU the plain graph ran every GAN recipe's `shapes`
+            step faster and lighter than XLA, float32, one process per row in one run of
+            `benchmarks/bench_train_step.py` on one otherwise idle core (s/step, XLA vs plain):
+            GAN-INT-CLS 0.688 vs 0.520, StackGAN 0.633 vs 0.519, StackGAN++ 1.258 vs 0.997,
+            SISGAN 1.509 vs 0.880, TAGAN 0.619 vs 0.469; AttnGAN and SD-GAN on two cores
+            (0.212 vs 0.168, 0.391 vs 0.376); and at `cub` (AttnGAN, StackGAN++), where the
+            compiled step used one core (BUILD.md). `--override jit_compile=true` turns it on
+            (e.g. on a GPU).
     """
 
     text_encoder_dir: str = ""
@@ -117,6 +124,7 @@ class GanRunConfig(RunConfig):
     ema_decay: float = 0.999
     sync_batch_norm: bool = True
     eval_images: int = 0
+    jit_compile: bool = False
 
     LOSS_SCALED: typing.ClassVar[bool] = True
 

@@ -27,12 +27,9 @@ class DamsmGanConfig(TreeGanConfig, DamsmLossConfig):
             no decay (`GanRunConfig`).
         ema_decay: EMA of G (avg_param_G, 0.999) used for samples, attention maps and export.
         eval_images: images per split for the evaluation after training (`GanRunConfig`; 1000).
-        jit_compile: off for these GANs (the other recipes: on). On this 2-core CPU the plain graph
-            ran their step faster and lighter than XLA, measured in one run on a quiet machine at
-            `shapes` (AttnGAN 0.168 vs 0.212 s/step, 0.98 vs 1.57 GB; SD-GAN 0.376 vs 0.391 s, 1.24 vs
-            2.03 GB; float32) and at `cub` (AttnGAN 21.1 vs 41.1 s, 9.6 vs 11.5 GB at load 2-3.5:
-            the compiled step used one core); BUILD.md. `--override jit_compile=true` turns it on
-            (e.g. on a GPU).
+        jit_compile: off, as every GAN recipe's (`GanRunConfig`: the plain graph ran AttnGAN's
+            `shapes` step in 0.168 vs 0.212 s, 0.98 vs 1.57 GB, SD-GAN's in 0.376 vs 0.391 s, and
+            AttnGAN `cub` in 21.1 vs 41.1 s; BUILD.md).
     """
 
     ngf: int = 32
@@ -44,7 +41,6 @@ class DamsmGanConfig(TreeGanConfig, DamsmLossConfig):
     num_epochs: int = 600
     checkpoint_every: int = 1000
     sample_every: int = 1000
-    jit_compile: bool = False
 
 
 def damsm_gan_presets(config_class, **shapes_fields) -> dict:
