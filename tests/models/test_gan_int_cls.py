@@ -263,7 +263,10 @@ def test_layers_follow_icml2016_netG_and_netD(rng, official):
     np.testing.assert_allclose(images, np.asarray(_generator_by_hand(g, noise, text, not official)),
                                atol=1e-5 * scale)
     other = np.asarray(_generator_by_hand(g, noise, text, official))  # the other layout differs
-    assert np.abs(images - other).max() > 1e-2 * scale
+    # by 100x the match's tolerance or more: 2e-3-1e-2 of the scale over Keras seeds (the layouts
+    # differ by a ReLU before each bottleneck, a no-op wherever its input is positive; 1e-2 failed in
+    # CI-like runs at 0.0098)
+    assert np.abs(images - other).max() > 1e-3 * scale
     logits = np.asarray(d((images, text)))
     scale = np.abs(logits).max()
     np.testing.assert_allclose(logits, np.asarray(_discriminator_by_hand(d, images, text, not official)),
