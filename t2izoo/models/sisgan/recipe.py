@@ -21,7 +21,6 @@ import numpy as np
 from t2izoo.data import shapes as shapes_data
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions, make_dataset, tensor_batch
-from t2izoo.data.shapes import parse_hard_negative_kinds
 from t2izoo.encoders.gru_text import GruSentenceEncoder, load_word_vectors
 from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.errors import ConfigError
@@ -71,7 +70,7 @@ class SisganRecipe(run_loop.Recipe):
     def hard_negative_tokens(self, config, context, image_set, count=HARD_CAPTIONS):
         """(ids [N, K, count, L], lengths [N, K, count]): per training scene and each of the K
         `hard_negative_kinds`, `count` captions of the scene changed that way, tokenized."""
-        kinds = parse_hard_negative_kinds(config.hard_negative_kinds, "hard_negative_kinds")
+        kinds = shapes_data.parse_hard_negative_kinds(config.hard_negative_kinds, "hard_negative_kinds")
         rng = np.random.default_rng([config.seed, 104729])
         vocab = context["vocab"]
         tokens = [[[vocab.tokenize(c) for c in captions]
