@@ -3,6 +3,8 @@
     python -m t2izoo.convert --from=attngan --checkpoint=bird_AttnGAN2.pth \
         --text_encoder=text_encoder200.pth --vocabulary=captions.pickle --preset=cub --out=runs/attngan_cub_official \
         [--image_encoder=image_encoder200.pth]     # with it, the run also trains (DAMSM loss)
+    python -m t2izoo.convert --from=stackgan_v2 --checkpoint=netG_210000.pth \
+        --embeddings=birds/test/char-CNN-RNN-embeddings.pickle --preset=cub --out=runs/stackgan_v2_cub_official
     python -m t2izoo.convert --from=damsm --text_encoder=text_encoder200.pth --image_encoder=image_encoder200.pth \
         --vocabulary=captions.pickle --preset=cub --out=runs/damsm_cub_official
 
@@ -19,6 +21,8 @@ if __name__ == "__main__":  # first, before TensorFlow is imported: keep its sta
     from t2izoo.utils import tf_logging
 
     tf_logging.quiet()
+
+import inspect
 
 from absl import app, flags
 
@@ -40,14 +44,20 @@ def convert(family: str, out: str, preset: str, overrides=(), **files) -> str:
         raise ConfigError(f"--from={family}: no converter; choose one of {', '.join(sorted(known))}")
     if preset not in known[family].presets:
         raise ConfigError(f"--preset={preset}: choose one of {', '.join(known[family].presets)}")
-    return registry.load_object(known[family].converter)(out, preset, list(overrides), **files)
+    converter = registry.load_object(known[family].converter)
+    accepted = inspect.signature(converter).parameters
+    unused = [name for name in files if name not in accepted or name in ("arrays", "table")]
+    if unused:
+        raise ConfigError(f"--from={family} takes no {', '.join('--' + n for n in unused)}")
+    return converter(out, preset, list(overrides), **files)
 
 
 def main(argv):
     del argv
 
     def _run():
-        files = {k: getattr(FLAGS, k) for k in ("checkpoint", "text_encoder", "vocabulary", "image_encoder")
+        files = {k: getattr(FLAGS, k) for k in ("checkpoint", "text_encoder", "vocabulary", "image_encoder",
+                                                "embeddings")
                  if getattr(FLAGS, k)}
         path = convert(getattr(FLAGS, "from"), FLAGS.out, FLAGS.preset, FLAGS.override, **files)
         print(f"wrote {path}: python -m t2izoo.generate --model_dir={path} --caption=\"...\"")
@@ -63,6 +73,8 @@ if __name__ == "__main__":
     flags.DEFINE_string("vocabulary", None, "The official vocabulary (AttnGAN: captions.pickle).")
     flags.DEFINE_string("image_encoder", None, "The official DAMSM image encoder's .pth file (AttnGAN, optional: "
                         "with it the converted run also trains).")
+    flags.DEFINE_string("embeddings", None, "StackGAN-v2: the official char-CNN-RNN-embeddings.pickle (its split's "
+                        "filenames.pickle beside it, captions in ../text/); comma-separated for several splits.")
     flags.DEFINE_string("preset", "cub", "The family's preset the checkpoint was trained with.")
     flags.DEFINE_string("out", None, "The run directory to write (new or empty).", required=True)
     flags.DEFINE_multi_string("override", [], "key=value config overrides (repeatable).")

@@ -9,7 +9,11 @@ import numpy as np
 
 from t2izoo.conditioning.base import Conditioner
 from t2izoo.data import text as text_lib
+from t2izoo.errors import ConfigError
 from t2izoo.utils.files import save_npy_atomic
+
+# The key of a stored encoder description that holds a `CharEmbeddingTable`'s config.
+TABLE = "official_embedding_table"
 
 
 class CharCnnRnnConditioner(Conditioner):
@@ -51,11 +55,39 @@ class CharCnnRnnConditioner(Conditioner):
     def rebuild(cls, description, config, vocab):
         import tensorflow as tf
 
-        from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
+        if TABLE in description:  # the official Torch7 encoder's outputs (`official.py`)
+            from t2izoo.encoders.char_embedding_table import CharEmbeddingTable
 
-        encoder = CharCnnRnnEncoder.from_config(description)
+            encoder = CharEmbeddingTable(**description[TABLE])
+        else:
+            from t2izoo.encoders.char_cnn_rnn import CharCnnRnnEncoder
+
+            encoder = CharCnnRnnEncoder.from_config(description)
         encoder(tf.zeros((1, text_lib.CHAR_LENGTH), tf.int32))
         return cls(encoder, vocab, config.max_words)
+
+    @property
+    def is_table(self) -> bool:
+        """True when the encoder is the official encoder's table of outputs (a converted StackGAN-v2
+        run): it embeds only the captions it holds."""
+        return hasattr(self.encoder, "lookup")
+
+    def check_in_table(self, captions, chars=None):
+        """ConfigError naming the captions a table encoder does not hold (nothing for a char-CNN-RNN)."""
+        if not self.is_table or not len(captions):
+            return
+        chars = self.python_tokens(captions)["chars"] if chars is None else chars
+        found = np.concatenate([np.asarray(self.encoder.lookup(chars[i:i + 256])[1])
+                                for i in range(0, len(chars), 256)])
+        if not found.all():
+            missing = [c for c, ok in zip(captions, found) if not ok]
+            raise ConfigError(f"{len(missing)} of {len(captions)} captions are not among the "
+                              f"{self.encoder.num_captions} whose official char-CNN-RNN embeddings this run holds "
+                              f"(it has no encoder for new text), e.g. {missing[0]!r}")
+
+    def conditioning(self, captions):
+        self.check_in_table(captions)
+        return super().conditioning(captions)
 
     # -- text ---------------------------------------------------------------------------------------
     def token_specs(self):
@@ -78,6 +110,7 @@ class CharCnnRnnConditioner(Conditioner):
         `encode_captions`, the one batched char-CNN-RNN encoding)."""
         from t2izoo.conditioning.char_cnn_rnn.pretrain import encode_captions
 
+        self.check_in_table(list(captions))
         return encode_captions(self.encoder, list(captions), batch_size)
 
     def conditioning_specs(self, batch):
@@ -113,6 +146,10 @@ class CharCnnRnnConditioner(Conditioner):
 
     # -- description for exports --------------------------------------------------------------------
     def encoder_description(self, batch):
+        if self.is_table:
+            return (f"char codes int32 [{batch}, {text_lib.CHAR_LENGTH}] -> the official char-CNN-RNN embedding "
+                    f"float32 [{batch}, D] of one of the {self.encoder.num_captions} captions it holds "
+                    f"(zeros for any other)")
         return f"char codes int32 [{batch}, {text_lib.CHAR_LENGTH}] -> sentence embedding float32 [{batch}, D]"
 
     def on_device_text(self):

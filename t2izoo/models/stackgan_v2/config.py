@@ -49,6 +49,7 @@ STACKGAN_V2_PRESETS = {
 register(Family(
     name="stackgan_v2", config_class=StackGanV2Config, presets=STACKGAN_V2_PRESETS,
     recipe="t2izoo.models.stackgan_v2.recipe:StackGanV2Recipe", conditioner="char_cnn_rnn",
+    converter="t2izoo.models.stackgan_v2.convert:convert_run",
     tiny=dict(base_size=16, num_stages=2, ngf=4, ndf=4, condition_dim=8, num_residual=1, max_steps=4,
               checkpoint_every=2, sample_every=4),
     tiny_runs={"stackgan_v2": dict(g_learning_rate=0.01, d_learning_rate=0.01, max_steps=20, checkpoint_every=10,
