@@ -179,6 +179,9 @@ def test_a_converted_run_exports_and_serves_known_captions(converted, tmp_path):
     want = adapter.reference_images(captions, [3, 4])
     assert served.shape == (2, 256, 256, 3)
     assert np.max(np.abs(served.astype(int) - want.astype(int))) <= 1
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not among the 6 whose official char-CNN-RNN"):
+        tf.saved_model.load(result.path).signatures[sm.SEEDED_SIGNATURE](
+            captions=tf.constant(["a caption nobody embedded"]), seed=tf.constant([3]))
     from t2izoo.export import tflite
 
     files = tflite.export_tflite(converted, str(tmp_path), "none", "stackgan_v2_official", loaded=loaded)["files"]
@@ -187,3 +190,5 @@ def test_a_converted_run_exports_and_serves_known_captions(converted, tmp_path):
     on_phone = [tflite.run_tflite(files["text_encoder"], {"chars": chars[i:i + 1]})["embedding"][0] for i in range(2)]
     np.testing.assert_allclose(np.stack(on_phone), np.asarray(adapter.t2i.conditioner.conditioning(captions)["embedding"]),
                                atol=1e-6)
+    unknown = adapter.python_tokens(["a caption nobody embedded"])["chars"]
+    assert not tflite.run_tflite(files["text_encoder"], {"chars": unknown})["embedding"].any()  # no check there

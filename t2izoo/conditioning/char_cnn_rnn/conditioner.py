@@ -14,6 +14,8 @@ from t2izoo.utils.files import save_npy_atomic
 
 # The key of a stored encoder description that holds a `CharEmbeddingTable`'s config.
 TABLE = "official_embedding_table"
+NOT_IN_TABLE = ("not among the %d whose official char-CNN-RNN embeddings this run holds (it has no encoder for "
+                "new text)")
 
 
 class CharCnnRnnConditioner(Conditioner):
@@ -81,9 +83,8 @@ class CharCnnRnnConditioner(Conditioner):
                                 for i in range(0, len(chars), 256)])
         if not found.all():
             missing = [c for c, ok in zip(captions, found) if not ok]
-            raise ConfigError(f"{len(missing)} of {len(captions)} captions are not among the "
-                              f"{self.encoder.num_captions} whose official char-CNN-RNN embeddings this run holds "
-                              f"(it has no encoder for new text), e.g. {missing[0]!r}")
+            raise ConfigError(f"{len(missing)} of {len(captions)} captions are "
+                              f"{NOT_IN_TABLE % self.encoder.num_captions}, e.g. {missing[0]!r}")
 
     def conditioning(self, captions):
         self.check_in_table(captions)
@@ -103,7 +104,16 @@ class CharCnnRnnConditioner(Conditioner):
         return {"chars": text_lib.tf_encode_chars(captions, text_lib.CHAR_LENGTH)}
 
     def encode(self, tokens):
-        return {"embedding": self.encoder(tokens["chars"], training=False)}
+        if not self.is_table:
+            return {"embedding": self.encoder(tokens["chars"], training=False)}
+        import tensorflow as tf
+
+        embedding, found = self.encoder.lookup(tokens["chars"])
+        # In a served graph an unknown caption stops the request with this message (TFLite drops
+        # the check: its text encoder returns zeros for one).
+        check = tf.debugging.Assert(tf.reduce_all(found), [NOT_IN_TABLE % self.encoder.num_captions])
+        with tf.control_dependencies([check]):
+            return {"embedding": tf.identity(embedding)}
 
     def embed(self, captions, batch_size: int = 256) -> np.ndarray:
         """Embeddings [len(captions), D] (numpy) of caption strings, in batches (the pretraining's
