@@ -89,14 +89,8 @@ class EncodedCaptions:
     def __init__(self, image_set: CaptionedImageSet, vocab: text_lib.Vocabulary, with_chars: bool):
         n = len(image_set)
         self.counts = np.array([len(c) for c in image_set.captions], np.int32)
-        token_lists = [[vocab.tokenize(c) for c in caps] for caps in image_set.captions]
-        longest = max((len(t) for caps in token_lists for t in caps), default=1)
-        self.ids = np.zeros((n, self.counts.max(), max(longest, 1)), np.int32)
-        self.lengths = np.zeros((n, self.counts.max()), np.int32)
-        for i, caps in enumerate(token_lists):
-            for j, toks in enumerate(caps):
-                self.ids[i, j, : len(toks)] = toks
-                self.lengths[i, j] = len(toks)
+        self.ids, self.lengths = text_lib.pad_token_lists(
+            [[vocab.tokenize(c) for c in caps] for caps in image_set.captions], depth=2)
         self.chars = None
         if with_chars:
             self.chars = np.zeros((n, self.counts.max(), text_lib.CHAR_LENGTH), np.uint8)

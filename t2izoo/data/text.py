@@ -159,6 +159,36 @@ class Vocabulary:
         return cls(words[2:])
 
 
+def pad_token_lists(nested, depth: int):
+    """Token-id lists nested `depth` lists deep (ragged at every level) -> (ids int32 [..., L],
+    lengths int32 [...]) with `depth` leading dimensions, zero-padded to the longest list at each
+    level (L >= 1).
+
+    Example:
+        >>> pad_token_lists([[[1, 2], [3]], [[4, 5, 6]]], depth=2)[1]   # [[2, 1], [3, 0]]
+    """
+    shape = [0] * (depth + 1)
+
+    def measure(level, d):
+        shape[d] = max(shape[d], len(level))
+        if d < depth:
+            for item in level:
+                measure(item, d + 1)
+
+    def fill(level, index):
+        if len(index) == depth:
+            ids[index][: len(level)], lengths[index] = level, len(level)
+            return
+        for i, item in enumerate(level):
+            fill(item, index + (i,))
+
+    measure(nested, 0)
+    ids = np.zeros(shape[:-1] + [max(shape[-1], 1)], np.int32)
+    lengths = np.zeros(shape[:-1], np.int32)
+    fill(nested, ())
+    return ids, lengths
+
+
 def subsample_words(ids: np.ndarray, length: int, max_words: int, rng: np.random.Generator):
     """AttnGAN's training-time truncation: keep `max_words` random words, in their order."""
     if length <= max_words:

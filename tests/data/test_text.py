@@ -86,3 +86,13 @@ def test_encode_batch_stacks_encode_and_gives_empty_captions_one_step():
     np.testing.assert_array_equal(lengths, [3, 1, 4])  # "zzz" is one <unk>; the last is cut at 4
     empty_tokens, empty_lengths = vocab.encode_batch([], max_words=4)
     assert empty_tokens.shape == (0, 4) and empty_lengths.shape == (0,)
+
+
+def test_pad_token_lists_pads_every_ragged_level():
+    ids, lengths = text.pad_token_lists([[[1, 2], [3]], [[4, 5, 6]]], depth=2)
+    assert ids.dtype == np.int32 and ids.tolist() == [[[1, 2, 0], [3, 0, 0]], [[4, 5, 6], [0, 0, 0]]]
+    assert lengths.tolist() == [[2, 1], [3, 0]]
+    ids, lengths = text.pad_token_lists([[[[7]], [[8, 9]]]], depth=3)
+    assert ids.shape == (1, 2, 1, 2) and lengths.tolist() == [[[1], [2]]]
+    ids, lengths = text.pad_token_lists([[[]]], depth=2)  # no words: one padding column
+    assert ids.shape == (1, 1, 1) and lengths.tolist() == [[0]]

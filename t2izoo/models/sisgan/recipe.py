@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from t2izoo.data import shapes as shapes_data
+from t2izoo.data import text as text_lib
 from t2izoo.data.datasets import load_dataset
 from t2izoo.data.pipeline import PipelineOptions, make_dataset, tensor_batch
 from t2izoo.encoders.gru_text import GruSentenceEncoder, load_word_vectors
@@ -26,7 +27,11 @@ from t2izoo.encoders.small_cnn import SmallImageEncoder
 from t2izoo.errors import ConfigError
 from t2izoo.layers.stage_discriminator import StageDiscriminator
 from t2izoo.models.sisgan.generator import SisganGenerator
-from t2izoo.models.sisgan.text import SisganTextConditioner, VseTrainer, caption_retrieval_r1
+from t2izoo.models.sisgan.text import (
+    SisganTextConditioner,
+    VseTrainer,
+    caption_retrieval_r1,
+)
 from t2izoo.models.sisgan.trainer import SisganTrainer
 from t2izoo.trainers import optimizers, run_loop
 from t2izoo.trainers.checkpointing import CHECKPOINT_SUBDIR
@@ -73,17 +78,9 @@ class SisganRecipe(run_loop.Recipe):
         kinds = shapes_data.parse_hard_negative_kinds(config.hard_negative_kinds, "hard_negative_kinds")
         rng = np.random.default_rng([config.seed, 104729])
         vocab = context["vocab"]
-        tokens = [[[vocab.tokenize(c) for c in captions]
-                   for captions in shapes_data.hard_negative_captions(objects, count, rng, kinds)]
-                  for objects in image_set.attributes]
-        longest = max(len(t) for scene in tokens for kind in scene for t in kind)
-        ids = np.zeros((len(tokens), len(kinds), count, longest), np.int32)
-        lengths = np.zeros(ids.shape[:3], np.int32)
-        for i, scene in enumerate(tokens):
-            for k, kind in enumerate(scene):
-                for c, t in enumerate(kind):
-                    ids[i, k, c, :len(t)], lengths[i, k, c] = t, len(t)
-        return ids, lengths
+        return text_lib.pad_token_lists([[[vocab.tokenize(c) for c in captions]
+                                          for captions in shapes_data.hard_negative_captions(objects, count, rng, kinds)]
+                                         for objects in image_set.attributes], depth=3)
 
     @staticmethod
     def check_files(config):
