@@ -63,14 +63,16 @@ class CharEmbeddingTable(keras.layers.Layer):
 
     def lookup(self, chars):
         """(embeddings [B, D], found bool [B])."""
-        import tensorflow as tf  # plain TF ops: keras.ops.argmin adds a BitwiseAnd that TFLite lacks
+        from keras import ops
 
-        codes = tf.cast(chars, tf.float32)
-        distance = (tf.reduce_sum(codes * codes, axis=1, keepdims=True) + self.key_norms[None, :]
-                    - 2.0 * tf.matmul(codes, self.keys, transpose_b=True))
-        row = tf.argmin(distance, axis=1, output_type=tf.int32)
-        found = tf.equal(tf.reduce_min(distance, axis=1), 0.0)
-        embeddings = tf.gather(self.values, row) * tf.cast(found, tf.float32)[:, None]
+        codes = ops.cast(chars, "float32")
+        distance = (ops.sum(codes * codes, axis=1, keepdims=True) + self.key_norms[None, :]
+                    - 2.0 * ops.matmul(codes, ops.transpose(self.keys)))
+        # The distances are whole numbers: an integer arg-min (keras' float one adds a
+        # negative-zero fix whose BitwiseAnd TFLite lacks).
+        row = ops.argmin(ops.cast(distance, "int32"), axis=1)
+        found = ops.equal(ops.min(distance, axis=1), 0.0)
+        embeddings = ops.take(self.values, row, axis=0) * ops.cast(found, "float32")[:, None]
         return embeddings, found
 
     def call(self, chars, training=None):
