@@ -74,21 +74,28 @@ class CharCnnRnnConditioner(Conditioner):
         run): it embeds only the captions it holds."""
         return hasattr(self.encoder, "lookup")
 
-    def check_in_table(self, captions, chars=None):
-        """ConfigError naming the captions a table encoder does not hold (nothing for a char-CNN-RNN)."""
-        if not self.is_table or not len(captions):
-            return
-        chars = self.python_tokens(captions)["chars"] if chars is None else chars
-        found = np.concatenate([np.asarray(self.encoder.lookup(chars[i:i + 256])[1])
-                                for i in range(0, len(chars), 256)])
+    def table_embeddings(self, captions, batch_size: int = 256) -> np.ndarray:
+        """A table encoder's embeddings [len(captions), D] (numpy), one lookup per batch; ConfigError
+        naming the captions it does not hold."""
+        chars = self.python_tokens(captions)["chars"]
+        embeddings, found = [np.zeros((0, self.dim), np.float32)], [np.ones(0, bool)]
+        for i in range(0, len(chars), batch_size):
+            rows, ok = self.encoder.lookup(chars[i:i + batch_size])
+            embeddings.append(np.asarray(rows))
+            found.append(np.asarray(ok))
+        found = np.concatenate(found)
         if not found.all():
             missing = [c for c, ok in zip(captions, found) if not ok]
             raise ConfigError(f"{len(missing)} of {len(captions)} captions are "
                               f"{NOT_IN_TABLE % self.encoder.num_captions}, e.g. {missing[0]!r}")
+        return np.concatenate(embeddings)
 
     def conditioning(self, captions):
-        self.check_in_table(captions)
-        return super().conditioning(captions)
+        if not self.is_table:
+            return super().conditioning(captions)
+        import tensorflow as tf
+
+        return {"embedding": tf.constant(self.table_embeddings(list(captions)))}
 
     # -- text ---------------------------------------------------------------------------------------
     def token_specs(self):
@@ -120,7 +127,8 @@ class CharCnnRnnConditioner(Conditioner):
         `encode_captions`, the one batched char-CNN-RNN encoding)."""
         from t2izoo.conditioning.char_cnn_rnn.pretrain import encode_captions
 
-        self.check_in_table(list(captions))
+        if self.is_table:
+            return self.table_embeddings(list(captions), batch_size)
         return encode_captions(self.encoder, list(captions), batch_size)
 
     def conditioning_specs(self, batch):
