@@ -46,7 +46,7 @@ def convert(family: str, out: str, preset: str, overrides=(), **files) -> str:
         raise ConfigError(f"--preset={preset}: choose one of {', '.join(known[family].presets)}")
     converter = registry.load_object(known[family].converter)
     accepted = inspect.signature(converter).parameters
-    unused = [name for name in files if name not in accepted or name in ("arrays", "table")]
+    unused = [name for name in files if name not in accepted]
     if unused:
         raise ConfigError(f"--from={family} takes no {', '.join('--' + n for n in unused)}")
     return converter(out, preset, list(overrides), **files)

@@ -192,3 +192,15 @@ def test_a_converted_run_exports_and_serves_known_captions(converted, tmp_path):
                                atol=1e-6)
     unknown = adapter.python_tokens(["a caption nobody embedded"])["chars"]
     assert not tflite.run_tflite(files["text_encoder"], {"chars": unknown})["embedding"].any()  # no check there
+
+
+def test_the_python_api_takes_arrays_in_memory(official, tmp_path):
+    from t2izoo.generate import Text2Image
+
+    arrays, _, _ = official
+    generator = {k[len("generator/"):]: v for k, v in arrays.items() if k.startswith("generator/")}
+    text = arrays["generator_in/text_embedding"]
+    run = convert("stackgan_v2", str(tmp_path / "run"), "cub", SMALL, arrays=generator,
+                  table=(["one caption", "another caption", "a third"], text))
+    got = Text2Image.load(run).conditioner.conditioning(["a third", "one caption"])["embedding"]
+    np.testing.assert_array_equal(np.asarray(got), text[[2, 0]])
